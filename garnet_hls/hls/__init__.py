@@ -1,0 +1,1 @@
+"""hls4ml glue: converter handlers, IR layers, templates and our C++ sources."""

@@ -1,0 +1,2 @@
+"""Keras layers (filled in by the layer commit)."""
+GarNet = GarNetStack = GravNet = None
