@@ -1,0 +1,5 @@
+import sys
+
+from garnet_hls.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""The ``garnet-hls`` command line.
+
+Every subcommand lives in the module that does the work and adds itself with ``add_cli(subparsers)``.
+Errors a user can cause (:class:`garnet_hls.errors.UserError`) end in one line on stderr and a non-zero
+exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module -> the subcommands it adds
+_COMMAND_MODULES = [
+    "garnet_hls.data",
+    "garnet_hls.train",
+    "garnet_hls.convert",
+    "garnet_hls.csim",
+    "garnet_hls.compare",
+    "garnet_hls.synth",
+    "garnet_hls.reports",
+    "garnet_hls.estimate",
+    "garnet_hls.demo",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like argparse but without the usage block
+        sys.stderr.write(f"garnet-hls: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import garnet_hls
+
+    parser = _Parser(prog="garnet-hls", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"garnet-hls {garnet_hls.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # that part of the tool is not there (yet)
+                continue
+            raise
+        module.add_cli(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from garnet_hls.errors import UserError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except UserError as e:
+        msg = " ".join(str(e).split())  # one line
+        sys.stderr.write(f"garnet-hls: error: {msg}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("garnet-hls: interrupted\n")
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
