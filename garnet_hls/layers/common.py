@@ -55,6 +55,7 @@ class QuantizedGraphLayer(keras.layers.Layer):
     """
 
     POINTS: tuple = ()
+    DEFAULT_OVERRIDES: dict = {}  # per-layer defaults that differ from DEFAULT_QUANTIZERS
 
     def __init__(self, collapse=None, mean_by_nvert=False, output_activation="linear", quantized=False,
                  **kwargs):
@@ -71,12 +72,16 @@ class QuantizedGraphLayer(keras.layers.Layer):
         if self.quantized:
             for p in self.POINTS:
                 if specs[p] is None:
-                    specs[p] = DEFAULT_QUANTIZERS[p]
+                    specs[p] = self.default_quantizers()[p]
         self._specs = {p: (s if s is None or isinstance(s, str) else parse_spec(s).spec()) for p, s in specs.items()}
         self.types = {p: parse_spec(s) for p, s in self._specs.items()}
         self._tables = {}
 
     # -- configuration -------------------------------------------------------------------------
+    @classmethod
+    def default_quantizers(cls):
+        return {**DEFAULT_QUANTIZERS, **cls.DEFAULT_OVERRIDES}
+
     def quantizer_specs(self):
         return dict(self._specs)
 

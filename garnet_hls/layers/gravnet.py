@@ -50,6 +50,8 @@ class GravNet(QuantizedGraphLayer):
     """
 
     POINTS = GARNET_POINTS + ("coordinate",)
+    # squared distances are >= 0: an unsigned type (docs/quantization.md, Defaults)
+    DEFAULT_OVERRIDES = {"distance": "quantized_bits(12,4,keep_negative=0,alpha=1)"}
 
     def __init__(self, n_dimensions, n_filters, n_propagate, n_neighbours, distance="l2", potential_scale=10.0,
                  **kwargs):

@@ -1,0 +1,94 @@
+"""Shared by the hls4ml glue of every graph layer: types, precision overrides, weights and tables."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from garnet_hls.errors import UserError
+from garnet_hls.layers.common import DEFAULT_QUANTIZERS
+from garnet_hls.quant import FixedType, parse_spec
+
+COLLAPSE_CODES = {None: 0, "mean": 1, "sum": 2, "max": 3}
+ACTIVATION_CODES = {"linear": 0, "relu": 1, "tanh": 2}
+
+
+def union_type(*types: FixedType) -> FixedType:
+    """The smallest type holding every value of each of ``types`` exactly."""
+    signed = any(t.signed for t in types)
+    frac = max(t.frac for t in types)
+    mag = max(t.integer - (1 if t.signed else 0) for t in types)
+    integer = mag + (1 if signed else 0)
+    return FixedType(integer + frac, integer, signed)
+
+
+def exact_accum(terms, extra=()) -> FixedType:
+    """Exact type for a sum of ``(type, count)`` terms: common LSB, enough integer bits for the worst case."""
+    terms = list(terms) + [(t, 1) for t in extra]
+    signed = any(t.signed for t, _ in terms)
+    frac = max(t.frac for t, _ in terms)
+    # worst-case magnitude, in units of 2^0
+    bound = sum(n * max(abs(t.min), abs(t.max)) for t, n in terms)
+    mag = max(0, int(np.ceil(np.log2(bound + 2.0 ** -frac)))) if bound > 0 else 0
+    integer = mag + (1 if signed else 0)
+    return FixedType(max(integer + frac, 1), integer, signed)
+
+
+def product(a: FixedType, b: FixedType) -> FixedType:
+    signed = a.signed or b.signed
+    # an unsigned operand in a signed product needs one more bit to stay exact
+    width = a.width + b.width + (1 if a.signed != b.signed else 0)
+    integer = a.integer + b.integer + (1 if a.signed != b.signed else 0)
+    return FixedType(width, integer, signed)
+
+
+def to_hls4ml(t: FixedType, exact: bool = False):
+    """hls4ml FixedPrecisionType: rounding/saturating (AP_RND_CONV, AP_SAT) unless ``exact``."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    if exact:
+        return FixedPrecisionType(width=t.width, integer=t.integer, signed=t.signed)
+    return FixedPrecisionType(width=t.width, integer=t.integer, signed=t.signed, rounding_mode="RND_CONV",
+                              saturation_mode="SAT")
+
+
+def cpp_type(t: FixedType, exact: bool = False) -> str:
+    if exact:
+        return f"{'ap_fixed' if t.signed else 'ap_ufixed'}<{t.width},{t.integer}>"
+    return t.ap_type()
+
+
+def parse_precision(value, where: str) -> FixedType:
+    """A precision from the config: 'ap_fixed<16,6>', 'fixed<16,6,RND_CONV,SAT>', 'ufixed<...>' or a QKeras spec."""
+    s = str(value).replace(" ", "")
+    if s.startswith("quantized_"):
+        return parse_spec(s)
+    base = s.split("<", 1)[0]
+    if base not in ("ap_fixed", "ap_ufixed", "fixed", "ufixed") or not s.endswith(">"):
+        raise UserError(f"{where}: precision {value!r} is not a fixed-point type like 'ap_fixed<16,6>'")
+    args = s[len(base) + 1:-1].split(",")
+    try:
+        width, integer = int(args[0]), int(args[1])
+    except (ValueError, IndexError):
+        raise UserError(f"{where}: cannot read precision {value!r}") from None
+    return FixedType(width, integer, signed=base in ("ap_fixed", "fixed"))
+
+
+def resolve_types(layer, points, defaults=None) -> dict:
+    """Types of the quantization points: the Keras quantizers, overridden by the config's Precision keys."""
+    specs = layer.get_attr("quantizer_specs")
+    defaults = defaults or DEFAULT_QUANTIZERS
+    types = {p: parse_spec(specs.get(p) or defaults[p]) for p in points}
+    overrides = layer.get_attr("precision")
+    if not isinstance(overrides, dict):
+        overrides = {}
+    for key, value in overrides.items():
+        key = "output" if key == "result" else key
+        types[key] = parse_precision(value, f"layer {layer.name}, Precision key {key!r}")
+    return types
+
+
+def add_fixed_weights(layer, name, var_name, data, t: FixedType):
+    """A weight or table as an hls4ml weights variable of exact type ``t`` (written as a constant array)."""
+    data = np.ascontiguousarray(np.asarray(data, dtype=np.float64))
+    layer.add_weights_variable(name=name, var_name=var_name, data=data, precision=to_hls4ml(t, exact=True))
+    return layer.weights[name]
