@@ -1,0 +1,84 @@
+// garnet-hls: pieces shared by the GarNet and GravNet kernels (collapse, activation, table lookup).
+// Semantics: ../shared/layers.md; rounding places: docs/quantization.md. All types come from the
+// generated config structs; every sum and product between two rounding points is held in a type wide
+// enough to be exact, so the result does not depend on the order of the arithmetic.
+#ifndef GARNET_HLS_COMMON_H_
+#define GARNET_HLS_COMMON_H_
+
+#include "ap_fixed.h"
+#include "ap_int.h"
+
+namespace garnet_hls {
+
+enum activation_kind { act_linear = 0, act_relu = 1, act_tanh = 2 };
+enum collapse_kind { collapse_none = 0, collapse_mean = 1, collapse_sum = 2, collapse_max = 3 };
+
+// A table indexed by the raw two's complement bits of an already-rounded value: free in hardware.
+template <class table_T, class index_T, unsigned N>
+inline table_T table_lookup(const table_T table[N], const index_T &x) {
+#pragma HLS INLINE
+    ap_uint<index_T::width> raw = x.range(index_T::width - 1, 0);
+    return table[raw.to_uint()];
+}
+
+// y = Q_out(act(pre)), with tanh read from a table indexed by Q_preact(pre).
+template <class pre_T, class preact_T, class out_T, class tanh_T, unsigned ACT, unsigned TANH_N>
+inline out_T activate(const pre_T &pre, const tanh_T tanh_table[TANH_N]) {
+#pragma HLS INLINE
+    if (ACT == act_relu) {
+        if (pre > 0)
+            return out_T(pre);
+        return out_T(0);
+    } else if (ACT == act_tanh) {
+        preact_T t = pre;
+        return out_T(table_lookup<tanh_T, preact_T, TANH_N>(tanh_table, t));
+    }
+    return out_T(pre);
+}
+
+// Clamp a hardware nvtx to [0, V]: an out-of-range input is defined behaviour in firmware.
+template <unsigned V, class n_T> inline unsigned clamp_nvtx(const n_T &nvtx) {
+#pragma HLS INLINE
+    unsigned n = nvtx;
+    return n > V ? V : n;
+}
+
+// Collapse over the vertices: mean (x 1/N from the reciprocal table), sum, or max over valid rows.
+// Padding rows of y are 0 already, so sums run over all rows.
+template <class y_T, class res_T, class CONFIG_T>
+void graph_collapse(const y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out], const unsigned nvtx,
+                    res_T res[CONFIG_T::n_out],
+                    const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size]) {
+    const unsigned V = CONFIG_T::n_vertices;
+    const unsigned FO = CONFIG_T::n_out;
+    const unsigned n = clamp_nvtx<V>(nvtx);
+CollapseOut:
+    for (unsigned o = 0; o < FO; o++) {
+#pragma HLS UNROLL
+        if (CONFIG_T::collapse == collapse_max) {
+            y_T m = y[o];
+        CollapseMax:
+            for (unsigned v = 1; v < V; v++) {
+                if (v < n && y[v * FO + o] > m)
+                    m = y[v * FO + o];
+            }
+            res[o] = (n == 0) ? res_T(0) : res_T(m);
+        } else {
+            typename CONFIG_T::collapse_sum_t s = 0;
+        CollapseSum:
+            for (unsigned v = 0; v < V; v++) {
+                s += y[v * FO + o];
+            }
+            if (CONFIG_T::collapse == collapse_sum) {
+                res[o] = s;
+            } else {
+                const unsigned d = CONFIG_T::mean_by_nvert ? n : V;
+                res[o] = s * recip_table[d];
+            }
+        }
+    }
+}
+
+} // namespace garnet_hls
+
+#endif

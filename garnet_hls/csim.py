@@ -1,0 +1,206 @@
+"""C simulation of a generated project (``garnet-hls csim``).
+
+The project's own sources (hls4ml's ``firmware/<project>.cpp`` and ``<project>_bridge.cpp``, plus our
+``garnet_batch.cpp``) are compiled with g++ against the ap_types headers hls4ml ships into the project,
+into a shared library under ``<project>/build/``. The library is named by a hash of the sources, so an
+unchanged project is built once. Events run in batches through ``garnet_batch``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from garnet_hls.convert import META_FILE
+from garnet_hls.errors import UserError
+
+
+def read_meta(project) -> dict:
+    prj = Path(project)
+    if not prj.is_dir():
+        raise UserError(f"project directory {project} does not exist")
+    p = prj / META_FILE
+    if not p.is_file():
+        raise UserError(f"{project} is not a garnet-hls project (no {META_FILE}); create it with garnet-hls convert")
+    return json.loads(p.read_text())
+
+
+def _cflags():
+    flags = ["-O3", "-fPIC", "-std=c++17", "-fno-gnu-unique"]
+    return flags
+
+
+def build(project, verbose=False) -> Path:
+    """Compile the C simulation library (once per source state). Returns the .so path."""
+    prj = Path(project).resolve()
+    meta = read_meta(prj)
+    name = meta["project_name"]
+    if shutil.which("g++") is None:
+        raise UserError("g++ is not on PATH: install a C++ compiler (e.g. apt-get install g++) to run the C simulation")
+    sources = [prj / "firmware" / f"{name}.cpp", prj / f"{name}_bridge.cpp", prj / "garnet_batch.cpp"]
+    h = hashlib.sha256()
+    for d in (prj / "firmware",):
+        for f in sorted(d.rglob("*")):
+            if f.is_file() and f.suffix in (".h", ".cpp", ".hpp") and "ap_types" not in f.parts:
+                h.update(f.read_bytes())
+    for f in sources:
+        h.update(f.read_bytes())
+    h.update(" ".join(_cflags()).encode())
+    out_dir = prj / "build"
+    lib = out_dir / f"csim-{h.hexdigest()[:16]}.so"
+    if lib.exists():
+        return lib
+    out_dir.mkdir(exist_ok=True)
+    inc = ["-I", str(prj / "firmware" / "ap_types"), "-I", str(prj), "-I", str(prj / "firmware")]
+    defs = [f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"']
+    objs = [out_dir / (s.stem + ".o") for s in sources]
+
+    def compile_one(pair):
+        src, obj = pair
+        cmd = ["g++", *_cflags(), *inc, *defs, "-c", str(src), "-o", str(obj)]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=prj)
+        return src, r
+
+    t0 = time.time()
+    with ThreadPoolExecutor(max_workers=min(len(sources), os.cpu_count() or 1)) as ex:
+        results = list(ex.map(compile_one, zip(sources, objs)))
+    for src, r in results:
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr[-4000:])
+            raise UserError(f"g++ failed on {src.name} (see the compiler output above)")
+    tmp = lib.with_suffix(".so.tmp")
+    r = subprocess.run(["g++", *_cflags(), "-shared", *map(str, objs), "-o", str(tmp)], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr[-4000:])
+        raise UserError("linking the C simulation library failed (see the output above)")
+    os.replace(tmp, lib)
+    for o in objs:
+        o.unlink(missing_ok=True)
+    if verbose:
+        print(f"built {lib.name} in {time.time() - t0:.1f} s")
+    return lib
+
+
+def prepare_inputs(meta: dict, data: dict) -> list[np.ndarray]:
+    """Map an events dict (features, nvtx) onto the project's inputs, checking shapes and nvtx range."""
+    from garnet_hls.layers.common import check_nvtx_np
+
+    arrays = []
+    n_events = None
+    for spec in meta["inputs"]:
+        layer = meta["layers"].get(spec["keras_name"], {})
+        shape = spec["shape"]
+        if layer.get("nvtx"):
+            if "nvtx" not in data:
+                raise UserError("the data has no 'nvtx' array, which the model's nvtx input needs")
+            a = check_nvtx_np(data["nvtx"], layer["n_vertices"])
+        else:
+            key = spec["keras_name"] if spec["keras_name"] in data else "features"
+            if key not in data:
+                raise UserError(f"the data has no {spec['keras_name']!r} or 'features' array")
+            a = np.asarray(data[key])
+            if tuple(a.shape[1:]) != tuple(shape):
+                raise UserError(f"input {spec['keras_name']!r} needs events of shape {tuple(shape)}, "
+                                f"the data has {tuple(a.shape[1:])}")
+        if n_events is not None and len(a) != n_events:
+            raise UserError("the data's arrays have different numbers of events")
+        n_events = len(a)
+        arrays.append(np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float64))
+    return arrays
+
+
+class CSim:
+    """A loaded C simulation library of a project."""
+
+    def __init__(self, project, verbose=False):
+        self.project = Path(project)
+        self.meta = read_meta(self.project)
+        self.lib_path = build(self.project, verbose=verbose)
+        self.lib = ctypes.CDLL(str(self.lib_path))
+        self.fn = self.lib.garnet_batch
+        self.fn.restype = ctypes.c_int
+
+    def run(self, data: dict, trace=False, progress=False, chunk=512):
+        """Run every event. Returns ``(outputs, traces)``: dicts name -> array (traces empty unless asked)."""
+        ins = prepare_inputs(self.meta, data)
+        n = len(ins[0])
+        outs = [np.zeros((n, int(np.prod(o["shape"]))), dtype=np.float64) for o in self.meta["outputs"]]
+        traced = self.meta["traced"]
+        total = max(1, sum(t["size"] for t in traced))
+        tr = np.zeros((n, total), dtype=np.float64) if trace else None
+        ptr = ctypes.POINTER(ctypes.c_double)
+
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="ev", desc="C simulation", leave=False)
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            args = [ctypes.c_int(e - s)]
+            args += [a[s:e].ctypes.data_as(ptr) for a in ins]
+            args += [o[s:e].ctypes.data_as(ptr) for o in outs]
+            args.append(tr[s:e].ctypes.data_as(ptr) if trace else ptr())
+            self.fn(*args)
+            if bar:
+                bar.update(e - s)
+        if bar:
+            bar.close()
+        outputs = {o["keras_name"]: arr.reshape([n] + o["shape"]) for o, arr in zip(self.meta["outputs"], outs)}
+        traces = {}
+        if trace:
+            off = 0
+            for t in traced:
+                traces[t["name"]] = tr[:, off:off + t["size"]]
+                off += t["size"]
+        return outputs, traces
+
+
+def load_events(path) -> dict:
+    from garnet_hls.data import load_npz
+
+    return load_npz(path)
+
+
+def add_cli(subparsers):
+    p = subparsers.add_parser("csim", help="build and run the C simulation of a project",
+                              description="Build (g++) and run a project's C simulation on events from an .npz file.")
+    p.add_argument("project", help="project directory written by garnet-hls convert")
+    p.add_argument("--data", required=True, help="events (.npz, garnet-hls data schema)")
+    p.add_argument("-o", "--output", help="write the outputs to this .npz")
+    p.add_argument("-n", "--events", type=int, help="only the first N events")
+    p.set_defaults(func=run_csim)
+
+
+def run_csim(args):
+    data = load_events(args.data)
+    if args.events is not None:
+        if args.events < 1:
+            raise UserError(f"--events must be >= 1, got {args.events}")
+        data = {k: (v[: args.events] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == len(data["nvtx"])
+                    else v) for k, v in data.items()}
+    t0 = time.time()
+    sim = CSim(args.project, verbose=True)
+    t1 = time.time()
+    outputs, _ = sim.run(data, progress=True)
+    t2 = time.time()
+    n = len(next(iter(outputs.values())))
+    print(f"C simulation: {n} events in {t2 - t1:.2f} s ({n / max(t2 - t1, 1e-9):,.0f} events/s; build {t1 - t0:.1f} s)")
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp.npz")
+        np.savez(tmp, **outputs)
+        os.replace(tmp, out)
+        print(f"wrote {out}: {', '.join(f'{k} {v.shape}' for k, v in outputs.items())}")
+    return 0

@@ -1,0 +1,237 @@
+"""GarNet and GarNetStack in hls4ml: Keras handler, IR layer and templates for ``firmware/garnet.h``.
+
+The types of every quantization point come from the Keras layer's quantizers (``docs/quantization.md``)
+or the config's Precision keys; every sum between two quantization points gets an exact type derived
+here, so the kernel computes what the Keras layer computes, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+from hls4ml.model.layers import Layer
+
+from garnet_hls import tables
+from garnet_hls.hls.common import (
+    ACTIVATION_CODES,
+    COLLAPSE_CODES,
+    add_fixed_weights,
+    cpp_type,
+    exact_accum,
+    product,
+    resolve_types,
+    to_hls4ml,
+    union_type,
+)
+from garnet_hls.layers.garnet import GARNET_POINTS
+
+KERAS_CLASSES = {"GarNet": "garnet_hls.GarNet", "GarNetStack": "garnet_hls.GarNetStack"}
+INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/garnet.h"]
+
+
+def parse_garnet(keras_layer, input_names, input_shapes, data_reader):
+    """Keras-v2 handler for our GarNet and GarNetStack layers."""
+    cfg = keras_layer["config"]
+    name = cfg["name"]
+    stack = keras_layer["class_name"].endswith("Stack")
+    as_list = (lambda v: list(v)) if stack else (lambda v: [v])
+    layer = {
+        "class_name": keras_layer["class_name"],
+        "name": name,
+        "inputs": input_names,
+        "n_vertices": int(input_shapes[0][1]),
+        "n_in": int(input_shapes[0][2]),
+        "n_aggregators": as_list(cfg["n_aggregators"]),
+        "n_filters": as_list(cfg["n_filters"]),
+        "n_propagate": as_list(cfg["n_propagate"]),
+        "simplified": bool(cfg["simplified"]),
+        "collapse": cfg["collapse"],
+        "mean_by_nvert": bool(cfg["mean_by_nvert"]),
+        "output_activation": cfg["output_activation"],
+        "quantized": bool(cfg["quantized"]),
+        "quantizer_specs": {p: cfg.get(f"{p}_quantizer") for p in GARNET_POINTS},
+    }
+    for b in range(len(layer["n_aggregators"])):
+        prefix = f"block{b}_" if stack else ""
+        for w in ("S_kernel", "S_bias", "P_kernel", "P_bias", "O_kernel", "O_bias"):
+            layer[f"b{b}_{w}_data"] = data_reader.get_weights_data(name, f"{prefix}{w}")
+    fo = layer["n_filters"][-1]
+    out_shape = [input_shapes[0][0], fo] if layer["collapse"] else [input_shapes[0][0], layer["n_vertices"], fo]
+    return layer, out_shape
+
+
+class GarNetLayer(Layer):
+    """hls4ml IR of a GarNet block or stack (``firmware/garnet.h``)."""
+
+    POINTS = GARNET_POINTS
+
+    def initialize(self):
+        V = self.get_attr("n_vertices")
+        R = self.model.config.get_reuse_factor(self)
+        self.set_attr("reuse_factor", R)
+        if V % R != 0:
+            from garnet_hls.errors import UserError
+
+            raise UserError(f"layer {self.name}: the reuse factor {R} must divide the number of vertices {V}")
+        t = resolve_types(self, self.POINTS)
+        self.set_attr("point_types", t)
+        simplified = self.get_attr("simplified")
+        blocks = []
+        x_t = t["input"]
+        k_t, b_t = t["kernel"], t["bias"]
+        for b, (a, fo, p) in enumerate(zip(self.get_attr("n_aggregators"), self.get_attr("n_filters"),
+                                           self.get_attr("n_propagate"))):
+            f_in = self.get_attr("n_in") if b == 0 else self.get_attr("n_filters")[b - 1]
+            g = p if simplified else p + a
+            h = g if simplified else 2 * g
+            z = a * h if simplified else f_in + a * h + a
+            ew = t["edge_weight"]
+            g_t = t["feature"] if simplified else union_type(t["feature"], ew)
+            agg_prod_t = product(ew, g_t)
+            hw_t = exact_accum([(product(t["aggregate"], k_t), h)])
+            pre_terms = [(product(ew, hw_t), a), (b_t, 1)]
+            if not simplified:
+                pre_terms += [(product(x_t, k_t), f_in), (product(ew, k_t), a)]
+            bt = {
+                "input_t": x_t,
+                "dense_accum_t": exact_accum([(product(x_t, k_t), f_in), (b_t, 1)]),
+                "g_t": g_t,
+                "agg_prod_t": agg_prod_t,
+                "agg_sum_t": exact_accum([(agg_prod_t, V)]),
+                "hw_t": hw_t,
+                "pre_t": exact_accum(pre_terms),
+            }
+            blocks.append(dict(a=a, fo=fo, p=p, f_in=f_in, g=g, h=h, z=z, types=bt))
+            w = {k: self.get_attr(f"b{b}_{k}_data") for k in ("S_kernel", "S_bias", "P_kernel", "P_bias",
+                                                               "O_kernel", "O_bias")}
+            for key, short in (("S_kernel", "sk"), ("P_kernel", "pk"), ("O_kernel", "ok")):
+                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", k_t.quantize(w[key]), k_t)
+            for key, short in (("S_bias", "sb"), ("P_bias", "pb"), ("O_bias", "ob")):
+                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", b_t.quantize(w[key]), b_t)
+            x_t = t["output"]
+        self.set_attr("blocks", blocks)
+
+        add_fixed_weights(self, "exp_table", "t{index}_exp", tables.exp_neg_square_table(t["distance"], t["edge_weight"]),
+                          t["edge_weight"])
+        add_fixed_weights(self, "recip_table", "t{index}_recip", tables.reciprocal_table(V, t["reciprocal"]),
+                          t["reciprocal"])
+        if self.get_attr("output_activation") == "tanh":
+            tanh = tables.tanh_table(t["preactivation"], t["output"])
+        else:
+            tanh = np.zeros(1)
+        add_fixed_weights(self, "tanh_table", "t{index}_tanh", tanh, t["output"])
+
+        fo = self.get_attr("n_filters")[-1]
+        shape = [fo] if self.get_attr("collapse") else [V, fo]
+        self.add_output_variable(shape, precision=to_hls4ml(t["output"]))
+
+
+def _block_config(layer, b):
+    blk = layer.get_attr("blocks")[b]
+    t = layer.get_attr("point_types")
+    bt = blk["types"]
+    act = ACTIVATION_CODES[layer.get_attr("output_activation")]
+    lines = [
+        f"struct config{layer.index}_b{b} {{",
+        f"    static const unsigned n_vertices = {layer.get_attr('n_vertices')};",
+        f"    static const unsigned n_in = {blk['f_in']};",
+        f"    static const unsigned n_aggregators = {blk['a']};",
+        f"    static const unsigned n_propagate = {blk['p']};",
+        f"    static const unsigned n_g = {blk['g']};",
+        f"    static const unsigned n_h = {blk['h']};",
+        f"    static const unsigned n_z = {blk['z']};",
+        f"    static const unsigned n_out = {blk['fo']};",
+        f"    static const bool simplified = {'true' if layer.get_attr('simplified') else 'false'};",
+        f"    static const bool mean_by_nvert = {'true' if layer.get_attr('mean_by_nvert') else 'false'};",
+        f"    static const unsigned activation = {act};",
+        f"    static const unsigned reuse_factor = {layer.get_attr('reuse_factor')};",
+        f"    static const unsigned exp_table_size = {1 << t['distance'].width};",
+        f"    static const unsigned recip_table_size = {layer.get_attr('n_vertices') + 1};",
+        f"    static const unsigned tanh_table_size = {layer.weights['tanh_table'].data_length};",
+        f"    typedef {cpp_type(bt['input_t'])} input_t;",
+        f"    typedef {cpp_type(t['kernel'], exact=True)} kernel_t;",
+        f"    typedef {cpp_type(t['bias'], exact=True)} bias_t;",
+        f"    typedef {cpp_type(bt['dense_accum_t'], exact=True)} dense_accum_t;",
+        f"    typedef {cpp_type(t['distance'])} distance_t;",
+        f"    typedef {cpp_type(t['edge_weight'], exact=True)} edge_weight_t;",
+        f"    typedef {cpp_type(t['feature'])} feature_t;",
+        f"    typedef {cpp_type(bt['g_t'], exact=True)} g_t;",
+        f"    typedef {cpp_type(bt['agg_prod_t'], exact=True)} agg_prod_t;",
+        f"    typedef {cpp_type(bt['agg_sum_t'], exact=True)} agg_sum_t;",
+        f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
+        f"    typedef {cpp_type(t['aggregate'])} aggregate_t;",
+        f"    typedef {cpp_type(bt['hw_t'], exact=True)} hw_t;",
+        f"    typedef {cpp_type(bt['pre_t'], exact=True)} pre_t;",
+        f"    typedef {cpp_type(t['preactivation'])} preact_t;",
+        f"    typedef {cpp_type(t['output'])} output_t;",
+        f"    typedef {cpp_type(t['output'], exact=True)} tanh_t;",
+        "};",
+    ]
+    return "\n".join(lines)
+
+
+def _collapse_config(layer):
+    t = layer.get_attr("point_types")
+    V = layer.get_attr("n_vertices")
+    fo = layer.get_attr("n_filters")[-1]
+    return "\n".join([
+        f"struct config{layer.index}_collapse {{",
+        f"    static const unsigned n_vertices = {V};",
+        f"    static const unsigned n_out = {fo};",
+        f"    static const unsigned collapse = {COLLAPSE_CODES[layer.get_attr('collapse')]};",
+        f"    static const bool mean_by_nvert = {'true' if layer.get_attr('mean_by_nvert') else 'false'};",
+        f"    static const unsigned recip_table_size = {V + 1};",
+        f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
+        f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
+        "};",
+    ])
+
+
+class GarNetConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(GarNetLayer)
+
+    def format(self, node):
+        parts = [_block_config(node, b) for b in range(len(node.get_attr("blocks")))]
+        if node.get_attr("collapse"):
+            parts.append(_collapse_config(node))
+        return "\n\n".join(parts) + "\n"
+
+
+class GarNetFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(GarNetLayer, include_header=INCLUDES)
+
+    def format(self, node):
+        i = node.index
+        x = node.get_input_variable(node.inputs[0]).name
+        x_type = node.get_input_variable(node.inputs[0]).type.name
+        nvtx = node.get_input_variable(node.inputs[1]).name
+        out = node.get_output_variable()
+        n_blocks = len(node.get_attr("blocks"))
+        collapse = bool(node.get_attr("collapse"))
+        lines = []
+        src, src_t = x, x_type
+        V = node.get_attr("n_vertices")
+        for b in range(n_blocks):
+            last = b == n_blocks - 1
+            if last and not collapse:
+                dst, dst_t = out.name, out.type.name
+            else:
+                dst, dst_t = f"layer{i}_b{b}_out", f"config{i}_b{b}::output_t"
+                fo = node.get_attr("blocks")[b]["fo"]
+                lines.append(f"{dst_t} {dst}[{V * fo}];")
+                lines.append(f"#pragma HLS ARRAY_PARTITION variable={dst} complete dim=0")
+            w = [node.weights[f"b{b}_{s}"].name for s in ("sk", "sb", "pk", "pb", "ok", "ob")]
+            tabs = [node.weights[n].name for n in ("exp_table", "recip_table", "tanh_table")]
+            lines.append(
+                f"garnet_hls::garnet_block<{src_t}, {dst_t}, config{i}_b{b}>({src}, {nvtx}[0], {dst}, "
+                + ", ".join(w + tabs) + ");"
+            )
+            src, src_t = dst, dst_t
+        if collapse:
+            lines.append(
+                f"garnet_hls::graph_collapse<{src_t}, {out.type.name}, config{i}_collapse>({src}, {nvtx}[0], "
+                f"{out.name}, {node.weights['recip_table'].name});"
+            )
+        return lines
