@@ -4,9 +4,11 @@ Importing the package sets up the Keras-2 environment (``TF_USE_LEGACY_KERAS=1``
 layers with Keras, so ``tf_keras.models.load_model`` finds them without ``custom_objects``.
 """
 
-from garnet_hls._env import setup_keras2_environment
+from garnet_hls._env import quiet_native_stderr, setup_keras2_environment
 
 setup_keras2_environment()
+with quiet_native_stderr():
+    import tensorflow  # noqa: F401
 
 __version__ = "0.1.0"
 

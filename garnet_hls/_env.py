@@ -4,6 +4,7 @@ QKeras 0.9 needs Keras 2. TensorFlow 2.21 ships Keras 3 unless ``TF_USE_LEGACY_K
 *before* TensorFlow is first imported, in which case ``tf.keras`` is the ``tf_keras`` package.
 """
 
+import contextlib
 import os
 import sys
 
@@ -25,3 +26,27 @@ def setup_keras2_environment():
                 "TensorFlow was imported before garnet_hls without TF_USE_LEGACY_KERAS=1, so tf.keras is "
                 "Keras 3; import garnet_hls first or set TF_USE_LEGACY_KERAS=1 in the environment"
             )
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """TensorFlow's C++ runtime prints a few lines at import (absl, oneDNN, CUDA stub) that no Python
+    setting silences: mute file descriptor 2 while it is imported. Python exceptions propagate after
+    stderr is restored. Set GARNET_HLS_VERBOSE_TF=1 to see them."""
+    if os.environ.get("GARNET_HLS_VERBOSE_TF") or "tensorflow" in sys.modules:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

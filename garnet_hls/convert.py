@@ -373,7 +373,7 @@ def _write_extras(hls_model, model, cfg, prj: Path, model_path):
         "traced": traced,
         "layers": {n: {"type": i["type"], "exact": bool(i["exact"]),
                        "output": str(i["output"]) if i.get("output") is not None else None,
-                       **({"n_vertices": i["n_vertices"]} if "n_vertices" in i else {})}
+                       **({"nvtx": True, "n_vertices": i["n_vertices"]} if i.get("nvtx") else {})}
                    for n, i in info.items()},
         "bit_exact": all(i["exact"] for i in info.values()),
     }

@@ -183,6 +183,7 @@ def add_cli(subparsers):
 
 
 def run_csim(args):
+    read_meta(args.project)  # the project first: its problems are the likelier ones
     data = load_events(args.data)
     if args.events is not None:
         if args.events < 1:
