@@ -1,0 +1,51 @@
+"""Canonical models: each preset NAME is a model architecture here and a conversion config
+``configs/NAME.yml`` (hls4ml's keys). ``garnet-hls train --preset NAME`` builds the model, and
+``garnet-hls convert MODEL -c configs/NAME.yml`` converts it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from garnet_hls.errors import UserError
+
+PRESETS = {
+    # Iiyama et al. (arXiv:2008.03601): 128 vertices, 3-block GarNet stack, Dense 16 and 8, two heads.
+    "garnet_paper": dict(kind="garnet", n_vertices=128, aggregators=(4, 4, 8), filters=(8, 8, 16),
+                         propagate=(8, 8, 16), dense=(16, 8), quantized=True, weight_bits=8),
+    # Full-mode GarNet (max and mean aggregates, x and w in the output transform), collapse max.
+    "garnet_full_max": dict(kind="garnet", n_vertices=128, aggregators=(4, 4), filters=(8, 16), propagate=(8, 8),
+                            dense=(16, 8), simplified=False, collapse="max", quantized=True, weight_bits=8),
+    # V not a power of two, means divided by nvtx.
+    "garnet_v100_nvtx": dict(kind="garnet", n_vertices=100, aggregators=(4, 4, 8), filters=(8, 8, 16),
+                             propagate=(8, 8, 16), dense=(16, 8), mean_by_nvert=True, quantized=True,
+                             weight_bits=8),
+    # Two GravNet blocks, V=128, S=4, P=8 and 16, k=8.
+    "gravnet_paper": dict(kind="gravnet", n_vertices=128, blocks=2, n_dimensions=4, n_propagate=(8, 16),
+                          n_filters=(16, 16), k=8, dense=(16, 8), quantized=True, weight_bits=8),
+    # V=64 with the cheaper L1 distance.
+    "gravnet_v64_l1": dict(kind="gravnet", n_vertices=64, blocks=2, n_dimensions=4, n_propagate=(8, 16),
+                           n_filters=(16, 16), k=8, distance="l1", dense=(16, 8), quantized=True, weight_bits=8),
+}
+
+
+def preset(name: str) -> dict:
+    try:
+        return dict(PRESETS[name])
+    except KeyError:
+        raise UserError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}") from None
+
+
+def build_preset_model(name: str, **overrides):
+    from garnet_hls.models import build_model
+
+    kw = preset(name)
+    kw.update(overrides)
+    kind = kw.pop("kind")
+    return build_model(kind, **kw)
+
+
+def config_path(name: str) -> Path:
+    """configs/NAME.yml of a source checkout (the configs are not part of the wheel)."""
+    preset(name)
+    return Path(__file__).resolve().parent.parent / "configs" / f"{name}.yml"

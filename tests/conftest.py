@@ -1,0 +1,55 @@
+"""Shared fixtures. Projects and their C simulations are built once per session (building is the slow part)."""
+
+import garnet_hls  # noqa: F401  (sets up Keras 2 before anything imports TensorFlow)
+import numpy as np
+import pytest
+
+
+def randomise_biases(model, seed):
+    """Glorot kernels as initialised, plus non-zero biases, so that every bias path is exercised."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if "bias" in w.name:
+            w.assign(rng.uniform(-0.5, 0.5, size=w.shape))
+
+
+@pytest.fixture(scope="session")
+def preset_project(tmp_path_factory):
+    """preset_project(name) -> (model, model_path, project_dir, csim): converted and built once per session."""
+    from garnet_hls.convert import convert
+    from garnet_hls.csim import CSim
+    from garnet_hls.presets import build_preset_model, config_path
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            import tf_keras as keras
+
+            keras.utils.set_random_seed(7)
+            model = build_preset_model(name)
+            randomise_biases(model, 7)
+            d = tmp_path_factory.mktemp(name)
+            path = d / "model.keras"
+            model.save(path)
+            prj = convert(path, config_path(name), d / "prj")
+            cache[name] = (model, path, prj, CSim(prj))
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def calo_events():
+    """calo_events(V, n) -> built-in calorimeter events (electrons and pions), cached."""
+    from garnet_hls.data import generate_calo
+
+    cache = {}
+
+    def get(n_vertices, n):
+        key = (n_vertices, n)
+        if key not in cache:
+            cache[key] = generate_calo(n, n_vertices=n_vertices, seed=123)
+        return cache[key]
+
+    return get
