@@ -50,7 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import warnings
+
     from garnet_hls.errors import UserError
+
+    # hls4ml and tf_keras warn about things that are expected here (our explicit precisions, QKeras
+    # quantizers in configs): keep the terminal for what the user needs to read.
+    for module in ("hls4ml", "tf_keras", "keras", "qkeras"):
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
 
     parser = build_parser()
     args = parser.parse_args(argv)

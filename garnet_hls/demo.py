@@ -1,0 +1,84 @@
+"""``garnet-hls demo`` (and ``make demo``): the main job on the built-in data, end to end.
+
+1. generate built-in calorimeter events,
+2. train the quantized paper GarNet model (``garnet_paper`` preset, demo-size training),
+3. convert it with ``configs/garnet_paper.yml``,
+4. build and run the C simulation,
+5. compare it with the Keras model bit for bit, and print the verdict.
+
+Everything goes under ``runs/demo/`` and ``vivado_projects/demo_garnet_paper/``; a re-run replaces them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from garnet_hls.errors import UserError
+
+
+def run_demo(args):
+    from garnet_hls.compare import compare, format_result
+    from garnet_hls.convert import convert
+    from garnet_hls.csim import CSim
+    from garnet_hls.data import generate_calo, save_npz
+    from garnet_hls.presets import config_path, preset
+    from garnet_hls.train import train
+
+    name = args.preset
+    kw = preset(name)
+    kind = kw.pop("kind")
+    V = kw["n_vertices"]
+    root = Path(args.output)
+    t0 = time.time()
+    print(f"[1/5] built-in calorimeter data: {args.test_events} test events, V={V}")
+    test = generate_calo(args.test_events, n_vertices=V, seed=1001)
+    save_npz(root / "test_events.npz", test)
+
+    print(f"[2/5] training the quantized {name} model")
+    t = time.time()
+    metrics = train(kind=kind, output_dir=root / name, force=True, seed=0, progress=not args.quiet,
+                    n_events=args.train_events, epochs=args.epochs, **kw)
+    t_train = time.time() - t
+    print(f"      AUC {metrics.get('auc', float('nan')):.3f}, trained in {t_train:.0f} s")
+
+    print(f"[3/5] converting with configs/{name}.yml")
+    prj = convert(root / name / "model.keras", config_path(name), Path(args.project), force=True)
+    print(f"      project: {prj}")
+
+    print("[4/5] building and running the C simulation")
+    t = time.time()
+    sim = CSim(prj)
+    t_build = time.time() - t
+    t = time.time()
+    sim.run(test, progress=not args.quiet)
+    t_sim = time.time() - t
+    print(f"      g++ build {t_build:.1f} s; {len(test['nvtx']) / t_sim:,.0f} events/s")
+
+    print("[5/5] comparing C simulation and Keras, bit for bit")
+    import tf_keras as keras
+
+    model = keras.models.load_model(root / name / "model.keras", compile=False)
+    r = compare(model, prj, test, sim=sim, progress=not args.quiet)
+    print(format_result(r))
+    print(f"demo finished in {time.time() - t0:.0f} s; plots and metrics in {root / name}")
+    return 0 if r.bit_exact else 1
+
+
+def add_cli(subparsers):
+    p = subparsers.add_parser("demo", help="train -> convert -> csim -> compare on the built-in data",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="garnet_paper", help="canonical model (garnet_hls.presets)")
+    p.add_argument("--train-events", type=int, default=None, help="training events (default: demo size)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: demo size)")
+    p.add_argument("--test-events", type=int, default=2000, help="events for C simulation and comparison")
+    p.add_argument("--output", default="runs/demo", help="where the model, metrics and plots go")
+    p.add_argument("--project", default="vivado_projects/demo_garnet_paper", help="HLS project directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_checked)
+
+
+def _checked(args):
+    if args.test_events < 1:
+        raise UserError(f"--test-events must be >= 1, got {args.test_events}")
+    return run_demo(args)
