@@ -8,16 +8,16 @@ function templates, and our C++ sources from ``firmware/``.
 from __future__ import annotations
 
 BACKENDS = ("Vivado", "Vitis")
-FIRMWARE_FILES = ("garnet_common.h", "garnet.h")
+FIRMWARE_FILES = ("garnet_common.h", "garnet.h", "gravnet.h")
 
 _registered = False
 
 
 def keras_class_map() -> dict:
     """Keras class name of our layers -> the hls4ml handler/IR class name they convert through."""
-    from garnet_hls.hls import garnet
+    from garnet_hls.hls import garnet, gravnet
 
-    return dict(garnet.KERAS_CLASSES)
+    return {**garnet.KERAS_CLASSES, **gravnet.KERAS_CLASSES}
 
 
 def register():
@@ -28,13 +28,15 @@ def register():
     from hls4ml.converters.keras_v2_to_hls import get_layer_handlers, register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
-    from garnet_hls.hls import garnet
+    from garnet_hls.hls import garnet, gravnet
 
     handlers = get_layer_handlers()
-    for name in garnet.KERAS_CLASSES.values():
-        if name not in handlers:
-            register_keras_v2_layer_handler(name, garnet.parse_garnet)
-        register_layer(name, garnet.GarNetLayer)
+    for module, parse, layer_class in ((garnet, garnet.parse_garnet, garnet.GarNetLayer),
+                                       (gravnet, gravnet.parse_gravnet, gravnet.GravNetLayer)):
+        for name in module.KERAS_CLASSES.values():
+            if name not in handlers:
+                register_keras_v2_layer_handler(name, parse)
+            register_layer(name, layer_class)
     from garnet_hls.resources import firmware_dir
 
     fw = firmware_dir()
@@ -42,6 +44,8 @@ def register():
         backend = hls4ml.backends.get_backend(backend_name)
         backend.register_template(garnet.GarNetConfigTemplate)
         backend.register_template(garnet.GarNetFunctionTemplate)
+        backend.register_template(gravnet.GravNetConfigTemplate)
+        backend.register_template(gravnet.GravNetFunctionTemplate)
         for f in FIRMWARE_FILES:
             backend.register_source(fw / f)
     _registered = True

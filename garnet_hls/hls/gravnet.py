@@ -1,0 +1,351 @@
+"""GravNet in hls4ml: Keras handler, IR layer and templates for ``firmware/gravnet.h``.
+
+As for GarNet (``garnet_hls.hls.garnet``), the type of every quantization point comes from the Keras
+layer's quantizers (``docs/quantization.md``) or the config's Precision keys, and every sum or product
+between two quantization points gets an exact type derived here: the kernel computes what the Keras layer
+computes, bit for bit.
+
+Neighbour selection is a fixed network of compare-exchange units on packed keys ``(empty, d_ij, j)``,
+a pruned bitonic sorter ("bitonic top-K"); ``firmware/gravnet.h`` describes it and
+:func:`topk_network_cost` counts it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+from hls4ml.model.layers import Layer
+
+from garnet_hls import tables
+from garnet_hls.errors import UserError
+from garnet_hls.hls.common import (
+    ACTIVATION_CODES,
+    COLLAPSE_CODES,
+    add_fixed_weights,
+    cpp_type,
+    exact_accum,
+    product,
+    resolve_types,
+    to_hls4ml,
+)
+from garnet_hls.layers.gravnet import GravNet
+from garnet_hls.quant import FixedType
+
+KERAS_CLASSES = {"GravNet": "garnet_hls.GravNet"}
+INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/gravnet.h"]
+WEIGHTS = ("S_kernel", "S_bias", "P_kernel", "P_bias", "O_kernel", "O_bias")
+
+
+# ------------------------------------------------------------------------------------------------
+# The selection network
+# ------------------------------------------------------------------------------------------------
+def _log2_ceil(n: int) -> int:
+    return max(0, (int(n) - 1).bit_length())
+
+
+def topk_network_plan(n_vertices: int, k: int) -> dict:
+    """Shape of the top-k network of a GravNet layer with V = ``n_vertices`` and k neighbours.
+
+    ``n_pad`` (N): V rounded up to a power of two; ``n_block`` (K): k rounded up to a power of two;
+    ``log_block`` = log2 K; ``n_levels`` = log2(N/K) merge levels; ``sort_final``: whether the last
+    merge level sorts its K keys (only needed when k < K, to take the first k).
+    """
+    V, k = int(n_vertices), int(k)
+    if not 1 <= k < V:
+        raise UserError(f"GravNet: k = {k} neighbours needs 1 <= k < V = {V}")
+    lk = _log2_ceil(k)
+    ln = _log2_ceil(V)
+    return {"n_pad": 1 << ln, "n_block": 1 << lk, "log_block": lk, "n_levels": ln - lk,
+            "index_bits": max(1, ln), "sort_final": (1 << lk) != k}
+
+
+def topk_network_cost(n_vertices: int, k: int) -> tuple[int, int]:
+    """(comparators, stages) of the selection network of ONE query vertex.
+
+    A comparator is one compare-exchange (or, in the merge levels' first step, one compare-and-keep-min)
+    of two keys; a stage is one layer of comparators that work in parallel (the network's depth).
+    With N = V and K = k rounded up to powers of two, LK = log2 K, B = N/K blocks, L = log2 B levels:
+
+    * block sort: B * (K/2) * LK(LK+1)/2 comparators in LK(LK+1)/2 stages;
+    * merge levels: B - 1 merges of K min-comparators (1 stage) plus (K/2) * LK for the bitonic merge
+      (LK stages), the very last merge without the bitonic merge when k == K.
+
+    So comparators ~ N * (LK(LK+1)/4 + 1 + LK/2): linear in V and O(log^2 k), against
+    N * log2 N (log2 N + 1) / 4 for a full bitonic sort; stages LK(LK+1)/2 + L(LK+1) (- LK), against
+    log2 N (log2 N + 1)/2. The layer has V such networks (V/R of them in hardware at reuse factor R).
+    """
+    p = topk_network_plan(n_vertices, k)
+    N, K, LK, L = p["n_pad"], p["n_block"], p["log_block"], p["n_levels"]
+    B = N // K
+    sort_stages = LK * (LK + 1) // 2
+    comparators = B * (K // 2) * sort_stages
+    stages = sort_stages
+    merges = B - 1
+    comparators += merges * K + merges * (K // 2) * LK
+    stages += L * (1 + LK)
+    if L > 0 and not p["sort_final"]:
+        comparators -= (K // 2) * LK
+        stages -= LK
+    return comparators, stages
+
+
+def full_sort_cost(n_vertices: int) -> tuple[int, int]:
+    """(comparators, stages) of a full bitonic sort of V (padded to a power of two) keys, for comparison."""
+    ln = _log2_ceil(n_vertices)
+    stages = ln * (ln + 1) // 2
+    return (1 << ln) // 2 * stages, stages
+
+
+# ------------------------------------------------------------------------------------------------
+# Exact types of the distance computation
+# ------------------------------------------------------------------------------------------------
+def _unsigned_holding(bound: float, frac: int) -> FixedType:
+    """The smallest unsigned type with ``frac`` fractional bits holding every multiple of its LSB in [0, bound]."""
+    integer = max(0, math.ceil(math.log2(bound + 2.0 ** -frac))) if bound > 0 else 0
+    return FixedType(max(integer + frac, 1), integer, signed=False)
+
+
+def distance_types(coord: FixedType, n_dimensions: int, distance: str) -> dict:
+    """Exact types of s_i - s_j (``diff``) and of the distance before rounding, the sum over S (``dist_sum``)."""
+    span = coord.max - coord.min  # the largest |s_i - s_j|
+    mag = _unsigned_holding(span, coord.frac)
+    diff_t = FixedType(mag.width + 1, mag.integer + 1, signed=True)
+    if distance == "l2":
+        bound, frac = span * span, 2 * coord.frac
+    else:
+        bound, frac = span, coord.frac
+    return {"diff": diff_t, "dist_sum": _unsigned_holding(n_dimensions * bound, frac)}
+
+
+MAX_CODE_BITS = 62  # codes are 64-bit integers in C simulation (firmware/gravnet.h)
+
+# rounding points of the kernel: (result format, exact source format)
+ROUNDINGS = (("coord", "dense_accum"), ("feature", "dense_accum"), ("distance", "dist_sum"),
+             ("aggregate", "mean_prod"), ("aggregate", "agg_prod"))
+
+
+def _code_formats(layer) -> dict:
+    """Name -> FixedType of every code format the kernel uses (its config's ``<name>_c``)."""
+    t = layer.get_attr("point_types")
+    et = layer.get_attr("exact_types")
+    plan = layer.get_attr("topk")
+    key_bits = 1 + t["distance"].width + plan["index_bits"]
+    formats = {"input": t["input"], "kernel": t["kernel"], "bias": t["bias"], "coord": t["coordinate"],
+               "feature": t["feature"], "distance": t["distance"], "edge_weight": t["edge_weight"],
+               "recip": t["reciprocal"], "aggregate": t["aggregate"]}
+    formats.update(et)
+    formats["key"] = FixedType(key_bits, key_bits, signed=False)
+    return formats
+
+
+def _check_code_widths(name, formats: dict):
+    for point, ft in formats.items():
+        if ft.width > MAX_CODE_BITS:
+            raise UserError(f"layer {name}: the exact {point} values need {ft.width} bits ({ft}); GravNet supports "
+                            f"at most {MAX_CODE_BITS}: use narrower quantizers")
+    for dst, src in ROUNDINGS:
+        up = max(0, formats[dst].frac - formats[src].frac)
+        if formats[src].width + up + 2 > 64:
+            raise UserError(f"layer {name}: rounding {src} ({formats[src]}) to {dst} ({formats[dst]}) needs more "
+                            "than 64 bits: use narrower quantizers")
+
+
+# ------------------------------------------------------------------------------------------------
+# Keras handler and IR layer
+# ------------------------------------------------------------------------------------------------
+def parse_gravnet(keras_layer, input_names, input_shapes, data_reader):
+    """Keras-v2 handler for our GravNet layer."""
+    cfg = keras_layer["config"]
+    name = cfg["name"]
+    layer = {
+        "class_name": keras_layer["class_name"],
+        "name": name,
+        "inputs": input_names,
+        "n_vertices": int(input_shapes[0][1]),
+        "n_in": int(input_shapes[0][2]),
+        "n_dimensions": int(cfg["n_dimensions"]),
+        "n_filters": int(cfg["n_filters"]),
+        "n_propagate": int(cfg["n_propagate"]),
+        "n_neighbours": int(cfg["n_neighbours"]),
+        "distance": cfg["distance"],
+        "potential_scale": float(cfg["potential_scale"]),
+        "collapse": cfg["collapse"],
+        "mean_by_nvert": bool(cfg["mean_by_nvert"]),
+        "output_activation": cfg["output_activation"],
+        "quantized": bool(cfg["quantized"]),
+        "quantizer_specs": {p: cfg.get(f"{p}_quantizer") for p in GravNet.POINTS},
+    }
+    for w in WEIGHTS:
+        layer[f"{w}_data"] = data_reader.get_weights_data(name, w)
+    fo = layer["n_filters"]
+    out_shape = [input_shapes[0][0], fo] if layer["collapse"] else [input_shapes[0][0], layer["n_vertices"], fo]
+    return layer, out_shape
+
+
+class GravNetLayer(Layer):
+    """hls4ml IR of a GravNet layer (``firmware/gravnet.h``)."""
+
+    POINTS = GravNet.POINTS
+
+    def initialize(self):
+        V = self.get_attr("n_vertices")
+        R = self.model.config.get_reuse_factor(self)
+        self.set_attr("reuse_factor", R)
+        if V % R != 0:
+            raise UserError(f"layer {self.name}: the reuse factor {R} must divide the number of vertices {V}")
+        k = self.get_attr("n_neighbours")
+        plan = topk_network_plan(V, k)
+        self.set_attr("topk", plan)
+        if self.get_attr("distance") not in ("l2", "l1"):
+            raise UserError(f"layer {self.name}: distance {self.get_attr('distance')!r} is not l2 or l1")
+
+        t = resolve_types(self, self.POINTS, GravNet.default_quantizers())
+        self.set_attr("point_types", t)
+        F, S, P = self.get_attr("n_in"), self.get_attr("n_dimensions"), self.get_attr("n_propagate")
+        x_t, k_t, b_t = t["input"], t["kernel"], t["bias"]
+        try:
+            agg_prod = product(t["edge_weight"], t["feature"])
+            agg_sum = exact_accum([(agg_prod, k)])
+            types = {
+                "dense_accum": exact_accum([(product(x_t, k_t), F), (b_t, 1)]),
+                **distance_types(t["coordinate"], S, self.get_attr("distance")),
+                "agg_prod": agg_prod,
+                "agg_sum": agg_sum,
+                "mean_prod": product(agg_sum, t["reciprocal"]),
+                "pre": exact_accum([(product(x_t, k_t), F), (product(t["aggregate"], k_t), 2 * P), (b_t, 1)]),
+            }
+        except UserError as e:  # an exact type over 64 bits
+            raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GravNet supports "
+                            f"at most {MAX_CODE_BITS} bits: use narrower quantizers") from None
+        self.set_attr("exact_types", types)
+        _check_code_widths(self.name, _code_formats(self))
+
+        for key in ("S_kernel", "P_kernel", "O_kernel"):
+            short = key[0].lower() + "k"
+            add_fixed_weights(self, short, f"w{{index}}_{short}", k_t.quantize(self.get_attr(f"{key}_data")), k_t)
+        for key in ("S_bias", "P_bias", "O_bias"):
+            short = key[0].lower() + "b"
+            add_fixed_weights(self, short, f"w{{index}}_{short}", b_t.quantize(self.get_attr(f"{key}_data")), b_t)
+        add_fixed_weights(self, "exp_table", "t{index}_exp",
+                          tables.exp_neg_scaled_table(t["distance"], t["edge_weight"],
+                                                      self.get_attr("potential_scale")), t["edge_weight"])
+        add_fixed_weights(self, "recip_table", "t{index}_recip", tables.reciprocal_table(V, t["reciprocal"]),
+                          t["reciprocal"])
+        if self.get_attr("output_activation") == "tanh":
+            tanh = tables.tanh_table(t["preactivation"], t["output"])
+        else:
+            tanh = np.zeros(1)
+        add_fixed_weights(self, "tanh_table", "t{index}_tanh", tanh, t["output"])
+
+        fo = self.get_attr("n_filters")
+        shape = [fo] if self.get_attr("collapse") else [V, fo]
+        self.add_output_variable(shape, precision=to_hls4ml(t["output"]))
+
+
+def _bool(v) -> str:
+    return "true" if v else "false"
+
+
+def _code(t: FixedType) -> str:
+    return f"garnet_hls::fixed_code<{t.width}, {t.integer}, {_bool(t.signed)}>"
+
+
+def _layer_config(layer):
+    t = layer.get_attr("point_types")
+    et = layer.get_attr("exact_types")
+    plan = layer.get_attr("topk")
+    V = layer.get_attr("n_vertices")
+    F, P = layer.get_attr("n_in"), layer.get_attr("n_propagate")
+    lines = [
+        f"struct config{layer.index} {{",
+        f"    static const unsigned n_vertices = {V};",
+        f"    static const unsigned n_in = {F};",
+        f"    static const unsigned n_dimensions = {layer.get_attr('n_dimensions')};",
+        f"    static const unsigned n_propagate = {P};",
+        f"    static const unsigned n_neighbours = {layer.get_attr('n_neighbours')};",
+        f"    static const unsigned n_z = {F + 2 * P};",
+        f"    static const unsigned n_out = {layer.get_attr('n_filters')};",
+        f"    static const bool l1 = {_bool(layer.get_attr('distance') == 'l1')};",
+        f"    static const unsigned activation = {ACTIVATION_CODES[layer.get_attr('output_activation')]};",
+        f"    static const unsigned reuse_factor = {layer.get_attr('reuse_factor')};",
+        f"    static const unsigned n_pad = {plan['n_pad']};",
+        f"    static const unsigned n_block = {plan['n_block']};",
+        f"    static const unsigned log_block = {plan['log_block']};",
+        f"    static const unsigned n_levels = {plan['n_levels']};",
+        f"    static const unsigned index_bits = {plan['index_bits']};",
+        f"    static const bool sort_final = {_bool(plan['sort_final'])};",
+        f"    static const unsigned exp_table_size = {1 << t['distance'].width};",
+        f"    static const unsigned recip_table_size = {V + 1};",
+        f"    static const unsigned tanh_table_size = {layer.weights['tanh_table'].data_length};",
+        f"    typedef {cpp_type(t['input'])} input_t;",
+        f"    typedef {cpp_type(t['kernel'], exact=True)} kernel_t;",
+        f"    typedef {cpp_type(t['bias'], exact=True)} bias_t;",
+        f"    typedef {cpp_type(t['edge_weight'], exact=True)} edge_weight_t;",
+        f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
+        f"    typedef {cpp_type(et['pre'], exact=True)} pre_t;",
+        f"    typedef {cpp_type(t['preactivation'])} preact_t;",
+        f"    typedef {cpp_type(t['output'])} output_t;",
+        f"    typedef {cpp_type(t['output'], exact=True)} tanh_t;",
+        "    // code formats (firmware/gravnet.h)",
+    ]
+    for name, ft in _code_formats(layer).items():
+        lines.append(f"    typedef {_code(ft)} {name}_c;")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+def _collapse_config(layer):
+    t = layer.get_attr("point_types")
+    V = layer.get_attr("n_vertices")
+    fo = layer.get_attr("n_filters")
+    return "\n".join([
+        f"struct config{layer.index}_collapse {{",
+        f"    static const unsigned n_vertices = {V};",
+        f"    static const unsigned n_out = {fo};",
+        f"    static const unsigned collapse = {COLLAPSE_CODES[layer.get_attr('collapse')]};",
+        f"    static const bool mean_by_nvert = {_bool(layer.get_attr('mean_by_nvert'))};",
+        f"    static const unsigned recip_table_size = {V + 1};",
+        f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
+        f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
+        "};",
+    ])
+
+
+class GravNetConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(GravNetLayer)
+
+    def format(self, node):
+        parts = [_layer_config(node)]
+        if node.get_attr("collapse"):
+            parts.append(_collapse_config(node))
+        return "\n\n".join(parts) + "\n"
+
+
+class GravNetFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(GravNetLayer, include_header=INCLUDES)
+
+    def format(self, node):
+        i = node.index
+        x = node.get_input_variable(node.inputs[0])
+        nvtx = node.get_input_variable(node.inputs[1]).name
+        out = node.get_output_variable()
+        collapse = bool(node.get_attr("collapse"))
+        lines = []
+        if collapse:
+            dst, dst_t = f"layer{i}_vtx", f"config{i}::output_t"
+            lines.append(f"{dst_t} {dst}[{node.get_attr('n_vertices') * node.get_attr('n_filters')}];")
+            lines.append(f"#pragma HLS ARRAY_PARTITION variable={dst} complete dim=0")
+        else:
+            dst, dst_t = out.name, out.type.name
+        w = [node.weights[s].name for s in ("sk", "sb", "pk", "pb", "ok", "ob")]
+        tabs = [node.weights[s].name for s in ("exp_table", "recip_table", "tanh_table")]
+        lines.append(f"garnet_hls::gravnet_layer<{x.type.name}, {dst_t}, config{i}>({x.name}, {nvtx}[0], {dst}, "
+                     + ", ".join(w + tabs) + ");")
+        if collapse:
+            lines.append(f"garnet_hls::graph_collapse<{dst_t}, {out.type.name}, config{i}_collapse>({dst}, "
+                         f"{nvtx}[0], {out.name}, {node.weights['recip_table'].name});")
+        return lines
