@@ -46,9 +46,9 @@ void garnet_block(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const unsi
     typename CONFIG_T::g_t g[V][G];
     typename CONFIG_T::agg_sum_t sum[A][G];
     typename CONFIG_T::agg_prod_t mx[A][G];
-#pragma HLS ARRAY_PARTITION variable = w cyclic factor = VR dim = 1
+#pragma HLS ARRAY_PARTITION variable = w block factor = VR dim = 1
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = g cyclic factor = VR dim = 1
+#pragma HLS ARRAY_PARTITION variable = g block factor = VR dim = 1
 #pragma HLS ARRAY_PARTITION variable = g complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = sum complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = mx complete dim = 0
@@ -71,19 +71,28 @@ VertexIn:
 #pragma HLS UNROLL
             const unsigned v = iu * R + ir;
             const bool valid = v < n;
+            // Padding vertices get w = 0 and no aggregation; their transforms are not needed (in
+            // hardware the guard is a multiplexer, in C simulation it skips the work).
+            if (!valid) {
+                for (unsigned a = 0; a < A; a++)
+                    w[v][a] = 0;
+                continue;
+            }
+            typename CONFIG_T::input_t xv[F];
+            for (unsigned i = 0; i < F; i++)
+                xv[i] = x[v * F + i]; // Q_in, once per vertex
             for (unsigned a = 0; a < A; a++) {
                 typename CONFIG_T::dense_accum_t acc = s_bias[a];
                 for (unsigned i = 0; i < F; i++)
-                    acc += typename CONFIG_T::input_t(x[v * F + i]) * s_kernel[i * A + a];
+                    acc += xv[i] * s_kernel[i * A + a];
                 typename CONFIG_T::distance_t d = acc;
-                w[v][a] = valid ? table_lookup<typename CONFIG_T::edge_weight_t, typename CONFIG_T::distance_t,
-                                               CONFIG_T::exp_table_size>(exp_table, d)
-                                : typename CONFIG_T::edge_weight_t(0);
+                w[v][a] = table_lookup<typename CONFIG_T::edge_weight_t, typename CONFIG_T::distance_t,
+                                       CONFIG_T::exp_table_size>(exp_table, d);
             }
             for (unsigned p = 0; p < P; p++) {
                 typename CONFIG_T::dense_accum_t acc = p_bias[p];
                 for (unsigned i = 0; i < F; i++)
-                    acc += typename CONFIG_T::input_t(x[v * F + i]) * p_kernel[i * P + p];
+                    acc += xv[i] * p_kernel[i * P + p];
                 typename CONFIG_T::feature_t f = acc;
                 g[v][p] = f;
             }
@@ -91,14 +100,12 @@ VertexIn:
                 for (unsigned a = 0; a < A; a++)
                     g[v][P + a] = w[v][a];
             }
-            if (valid) {
-                for (unsigned a = 0; a < A; a++) {
-                    for (unsigned c = 0; c < G; c++) {
-                        typename CONFIG_T::agg_prod_t prod = w[v][a] * g[v][c];
-                        sum[a][c] += prod;
-                        if (!CONFIG_T::simplified && (v == 0 || prod > mx[a][c]))
-                            mx[a][c] = prod;
-                    }
+            for (unsigned a = 0; a < A; a++) {
+                for (unsigned c = 0; c < G; c++) {
+                    typename CONFIG_T::agg_prod_t prod = w[v][a] * g[v][c];
+                    sum[a][c] += prod;
+                    if (!CONFIG_T::simplified && (v == 0 || prod > mx[a][c]))
+                        mx[a][c] = prod;
                 }
             }
         }
@@ -136,21 +143,29 @@ VertexOut:
         for (unsigned iu = 0; iu < VR; iu++) {
 #pragma HLS UNROLL
             const unsigned v = iu * R + ir;
-            const bool valid = v < n;
+            if (v >= n) {
+                for (unsigned o = 0; o < FO; o++)
+                    y[v * FO + o] = 0; // padding rows are 0
+                continue;
+            }
+            typename CONFIG_T::input_t xv[F];
+            if (!CONFIG_T::simplified) {
+                for (unsigned i = 0; i < F; i++)
+                    xv[i] = x[v * F + i];
+            }
             for (unsigned o = 0; o < FO; o++) {
                 typename CONFIG_T::pre_t pre = o_bias[o];
                 for (unsigned a = 0; a < A; a++)
                     pre += w[v][a] * hw[a][o];
                 if (!CONFIG_T::simplified) {
                     for (unsigned i = 0; i < F; i++)
-                        pre += typename CONFIG_T::input_t(x[v * F + i]) * o_kernel[i * FO + o];
+                        pre += xv[i] * o_kernel[i * FO + o];
                     for (unsigned a = 0; a < A; a++)
                         pre += w[v][a] * o_kernel[(W0 + a) * FO + o];
                 }
-                y[v * FO + o] = valid ? activate<typename CONFIG_T::pre_t, typename CONFIG_T::preact_t, y_T,
-                                                 typename CONFIG_T::tanh_t, CONFIG_T::activation,
-                                                 CONFIG_T::tanh_table_size>(pre, tanh_table)
-                                      : y_T(0);
+                y[v * FO + o] = activate<typename CONFIG_T::pre_t, typename CONFIG_T::preact_t, y_T,
+                                         typename CONFIG_T::tanh_t, CONFIG_T::activation,
+                                         CONFIG_T::tanh_table_size>(pre, tanh_table);
             }
         }
     }

@@ -179,6 +179,9 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             V = layer.n_vertices
             if feat in by_name and type(by_name[feat]).__name__ == "InputLayer":
                 t_in = layer.types.get("input") or parse_spec("quantized_bits(16,5,alpha=1)")
+                if out_t.get(feat) not in (None, t_in):
+                    raise UserError(f"input {feat!r} feeds graph layers with different input types ({out_t[feat]} "
+                                    f"and {t_in} for {name!r}); give them the same input_quantizer")
                 out_t[feat] = t_in
                 prec[feat] = {"Precision": t_in.hls4ml_precision()}
                 info[feat] = {"type": "InputLayer", "exact": True, "output": t_in}
