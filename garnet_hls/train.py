@@ -40,7 +40,7 @@ from garnet_hls.models import ENERGY_SCALE, KINDS, OUTPUTS, build_model
 #: Demo-size training per model kind: events generated, epochs, batch size, peak learning rate.
 DEMO_SETTINGS = {
     "garnet": dict(n_events=20000, epochs=10, batch_size=128, learning_rate=5e-3),
-    "gravnet": dict(n_events=20000, epochs=6, batch_size=128, learning_rate=5e-3),
+    "gravnet": dict(n_events=10000, epochs=5, batch_size=128, learning_rate=5e-3),
 }
 
 #: Weight of the energy MSE (on E / ENERGY_SCALE) relative to the classification cross entropy.
@@ -495,7 +495,9 @@ def add_cli(subparsers):
     p.add_argument("--model", choices=KINDS, default="garnet", help="model kind (default garnet)")
     p.add_argument("--data", metavar="PATH.npz", help="calorimeter data set (default: generate built-in events)")
     p.add_argument("-n", "--events", type=int, default=None,
-                   help="events to generate (default per model, 20000), or to keep from --data (default all)")
+                   help="events to generate (default per model: garnet "
+                   f"{DEMO_SETTINGS['garnet']['n_events']}, gravnet {DEMO_SETTINGS['gravnet']['n_events']}), "
+                   "or to keep from --data (default all)")
     p.add_argument("--vertices", type=int, default=None, help="hit slots V of generated events (default 128)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default per model: garnet "
                    f"{DEMO_SETTINGS['garnet']['epochs']}, gravnet {DEMO_SETTINGS['gravnet']['epochs']})")

@@ -201,17 +201,31 @@ def test_train_is_reproducible_and_refuses_overwrite(calo, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a"]
 
 
+def test_interrupted_training_leaves_nothing(calo, tmp_path, monkeypatch):
+    import garnet_hls.train as gtrain
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gtrain, "plot_loss", interrupt)  # after model.keras and two plots are written
+    with pytest.raises(KeyboardInterrupt):
+        train("garnet", data=calo, n_events=40, epochs=1, output_dir=tmp_path / "run", progress=False,
+              **TINY_GARNET)
+    assert os.listdir(tmp_path) == []
+
+
 def test_train_from_npz_and_bad_inputs(calo, tmp_path):
     path = tmp_path / "calo.npz"
     save_npz(path, calo)
+    (tmp_path / "q6").mkdir()  # an existing empty directory is fine
     m = train("garnet", data=str(path), n_events=100, epochs=1, batch_size=50, quantized=True, weight_bits=6,
               output_dir=tmp_path / "q6", progress=False, validation_split=0.5, **TINY_GARNET)
     assert m["n_events"] == 100 and m["n_val"] == 50 and m["weight_bits"] == 6
     assert m["data"] == str(path)
-    (tmp_path / "empty").mkdir()  # an existing empty directory is fine
-    train("garnet", data=calo, n_events=40, epochs=1, output_dir=tmp_path / "empty", progress=False,
-          **TINY_GARNET)
-    assert set(os.listdir(tmp_path / "empty")) == METRIC_FILES
+    assert set(os.listdir(tmp_path / "q6")) == METRIC_FILES
+    model = keras.models.load_model(tmp_path / "q6" / "model.keras")
+    w = model.get_layer("dense1").kernel_quantizer_internal(model.get_layer("dense1").kernel).numpy()
+    np.testing.assert_array_equal(w * 32, np.round(w * 32))  # the 6-bit quantizer survived saving
     with pytest.raises(UserError, match="unknown model kind"):
         train("mlp", data=calo, output_dir=tmp_path / "x", progress=False)
     with pytest.raises(UserError, match="energy"):
