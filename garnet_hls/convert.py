@@ -44,7 +44,7 @@ TOP_KEYS = {
     "Version": "project version string",
 }
 HLS_KEYS = {"Model", "LayerName", "LayerType"}
-MODEL_KEYS = {"Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput"}
+MODEL_KEYS = {"Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "PipelineStyle", "PipelineInterval"}
 LAYER_KEYS = {"Precision", "ReuseFactor", "Strategy", "Trace"}
 GRAPH_PRECISION_KEYS = ("input", "kernel", "bias", "distance", "edge_weight", "feature", "reciprocal", "aggregate",
                         "preactivation", "output", "result", "coordinate")
@@ -251,6 +251,10 @@ def build_hls_config(model, cfg: dict) -> dict:
     model_cfg.setdefault("Precision", "fixed<16,6>")
     model_cfg.setdefault("ReuseFactor", 1)
     model_cfg.setdefault("Strategy", "Latency")
+    # Our graph kernels pipeline their vertex loops by the reuse factor. hls4ml's 'auto' style would put
+    # a PIPELINE pragma on the top function for io_parallel, which unrolls every loop below it and makes
+    # the reuse factor meaningless: a DATAFLOW top keeps each layer's own pipelining.
+    model_cfg.setdefault("PipelineStyle", "dataflow")
     derived, _ = derive_precisions(model, cfg)
     layer_cfg = {}
     names = [layer.name for layer in model.layers]

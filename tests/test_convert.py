@@ -241,3 +241,11 @@ def test_console_script_reports_user_errors_in_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].startswith("garnet-hls: error:")
     assert "does not exist" in r.stderr
+
+
+def test_top_is_dataflow_so_reuse_factor_matters(preset_project):
+    """A PIPELINE pragma on the top function would unroll our kernels' reuse-factor loops."""
+    _, _, prj, _ = preset_project("garnet_paper")
+    top = (prj / "firmware" / "myproject.cpp").read_text()
+    assert "#pragma HLS DATAFLOW" in top
+    assert "#pragma HLS PIPELINE" not in top
