@@ -1,0 +1,35 @@
+"""`pip install .` (not only editable) gives a working package: firmware and templates ship inside it."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_firmware_and_templates(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                        str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("garnet_hls-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for f in sorted(p.name for p in (ROOT / "firmware").iterdir() if p.suffix == ".h"):
+        assert f"garnet_hls/firmware/{f}" in names
+    assert "garnet_hls/templates/garnet_batch.cpp" in names
+
+    # installed (not editable), the package finds its own copies, not the checkout's
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                        str(wheel)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    code = ("import garnet_hls.resources as r; print(r.firmware_dir()); print(r.templates_dir()); "
+            "import garnet_hls; print(garnet_hls.__file__)")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fw, tpl, init = out.stdout.split()
+    assert Path(fw) == target / "garnet_hls" / "firmware" and (Path(fw) / "garnet.h").is_file()
+    assert Path(tpl) == target / "garnet_hls" / "templates"
+    assert Path(init).parent == target / "garnet_hls"
