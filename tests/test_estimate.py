@@ -24,7 +24,7 @@ SHARED = REPO.parent / "shared" / "vivado-reports"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _convert(tmp, name, simplified=True, wide=True, reuse=4):
+def _convert(tmp, name, simplified=True, wide=True, reuse=4, pipeline_style=None):
     """A small GarNet model (V=16) converted with 16-bit kernels and 14-bit edge weights (so that the
     multiplications are wide enough for DSPs)."""
     from garnet_hls.convert import convert
@@ -40,6 +40,8 @@ def _convert(tmp, name, simplified=True, wide=True, reuse=4):
     cfg = {"Backend": "Vivado", "Part": "xcku115-flvb2104-2-i", "ClockPeriod": 5, "IOType": "io_parallel",
            "HLSConfig": {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
                          "LayerName": {"garnet": layer}}}
+    if pipeline_style:
+        cfg["HLSConfig"]["Model"]["PipelineStyle"] = pipeline_style
     (tmp / f"{name}.yml").write_text(yaml.safe_dump(cfg))
     return convert(path, tmp / f"{name}.yml", tmp / name)
 
@@ -47,6 +49,12 @@ def _convert(tmp, name, simplified=True, wide=True, reuse=4):
 @pytest.fixture(scope="session")
 def small_project(tmp_path_factory):
     return _convert(tmp_path_factory.mktemp("est_small"), "simplified")
+
+
+@pytest.fixture(scope="session")
+def pipelined_top_project(tmp_path_factory):
+    """The same small model with hls4ml's PIPELINE top (PipelineStyle: pipeline) instead of our DATAFLOW."""
+    return _convert(tmp_path_factory.mktemp("est_pipe"), "simplified", pipeline_style="pipeline")
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +84,7 @@ def _kernel(est):
 
 def test_project_is_read_from_its_files(small_project):
     prj = E.load_project(small_project)
-    assert prj.top_pragma == "pipeline" and prj.top_ii == 1  # hls4ml io_parallel + Latency
+    assert prj.top_pragma == "dataflow"  # garnet-hls' default top, so that the kernels' reuse factor counts
     assert prj.part == "xcku115-flvb2104-2-i" and prj.clock_ns == 5
     funcs = [c.func for c in prj.calls]
     assert funcs[:3] == ["garnet_block", "garnet_block", "graph_collapse"]
@@ -117,15 +125,24 @@ def test_smaller_reuse_factor_is_faster_and_bigger(small_project, ports):
     assert all(a < b for a, b in zip(lut, lut[1:])), lut
 
 
-def test_pipelined_top_unrolls_the_kernel_loops(small_project):
-    """The generated top function is pipelined: the reuse factor of the kernels does not matter then."""
-    gen = [_kernel(E.estimate_project(small_project, reuse=r)) for r in (1, 4, 16)]
+def test_pipelined_top_unrolls_the_kernel_loops(pipelined_top_project):
+    """With hls4ml's pipelined top function the reuse factor of the kernels does not matter."""
+    prj = E.load_project(pipelined_top_project)
+    assert prj.top_pragma == "pipeline" and prj.top_ii == 1
+    gen = [_kernel(E.estimate_project(pipelined_top_project, reuse=r)) for r in (1, 4, 16)]
     assert len({(k.latency, k.dsp, k.lut) for k in gen}) == 1
-    unrolled = _kernel(E.estimate_project(small_project, loops="unrolled"))
+    unrolled = _kernel(E.estimate_project(pipelined_top_project, loops="unrolled"))
     assert (unrolled.latency, unrolled.dsp) == (gen[0].latency, gen[0].dsp)
-    kept = _kernel(E.estimate_project(small_project, loops="honoured"))
+    kept = _kernel(E.estimate_project(pipelined_top_project, loops="honoured"))
     assert (kept.latency, kept.dsp) != (gen[0].latency, gen[0].dsp)
-    assert any("unrolls every loop" in n for n in E.estimate_project(small_project).notes)
+    assert any("unrolls every loop" in n for n in E.estimate_project(pipelined_top_project).notes)
+
+
+def test_dataflow_top_honours_the_reuse_factor(small_project):
+    """Our default DATAFLOW top keeps the kernels' pipelining: the reuse factor changes the estimate."""
+    gen = [_kernel(E.estimate_project(small_project, reuse=r)) for r in (1, 4, 16)]
+    assert len({(k.latency, k.dsp, k.lut) for k in gen}) == 3
+    assert not any("unrolls every loop" in n for n in E.estimate_project(small_project).notes)
 
 
 def test_dataflow_top_keeps_the_reuse_factor(small_project, tmp_path):
@@ -365,7 +382,9 @@ def test_paper_model_estimate(paper_project):
     assert est.dsp == 0 and k.multiplications > 0 and k.dsp_multiplications == 0
     # one exp table (4096 x 10 bits) shared by the three blocks, read V x A times per block
     assert [(t["table"], t["bram_18k"], t["reads_per_inference"]) for t in est.tables] == [("t3_exp", 3, 128 * 16)]
-    assert est.interval == 128 * 16 // 2 and est.latency > est.interval
+    # DATAFLOW top: the interval is the slowest layer's; the table ports bound the GarNet layer from below
+    assert est.interval == max(layer.interval for layer in est.layers)
+    assert est.interval >= 128 * 16 // 2 and est.latency > est.interval
     assert est.bram_18k == 3
 
 
