@@ -7,6 +7,7 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include "fixed_codes.h"
 
 namespace garnet_hls {
 
@@ -44,31 +45,87 @@ template <unsigned V, class n_T> inline unsigned clamp_nvtx(const n_T &nvtx) {
 }
 
 // Collapse over the vertices: mean (x 1/N from the reciprocal table), sum, or max over valid rows.
-// Padding rows of y are 0 already, so sums run over all rows.
+// Padding rows of y are 0 already, so sums run over all rows. The sums and maxima run on the codes of
+// y (fixed_codes.h; in ap_fixed when a code would be wider than max_code_bits), the result is rounded
+// to res_T as res_T says.
+
+template <bool CODES> struct collapse_loops;
+
+template <> struct collapse_loops<true> {
+    template <class y_T, class sum_T, unsigned V, unsigned FO>
+    static sum_T sum(const y_T y[V * FO], const unsigned o) {
+#pragma HLS INLINE
+        typedef typename code_of<y_T>::type YC;
+        typedef typename code_of<sum_T>::type CS;
+        const int SH = CS::F - YC::F; // >= 0: the sum is exact
+        typename CS::int_t s = 0;
+    CollapseSum:
+        for (unsigned v = 0; v < V; v++) {
+            if (SH == 0)
+                s += to_code<YC>(y[v * FO + o]);
+            else
+                s += align_code<CS, SH>(to_code<YC>(y[v * FO + o]));
+        }
+        return from_code<sum_T, CS>(s);
+    }
+
+    template <class y_T, unsigned V, unsigned FO> static y_T max(const y_T y[V * FO], const unsigned o, const unsigned n) {
+#pragma HLS INLINE
+        typedef typename code_of<y_T>::type YC;
+        typename YC::int_t m = to_code<YC>(y[o]);
+    CollapseMax:
+        for (unsigned v = 1; v < V; v++) {
+            if (v < n) {
+                const typename YC::int_t c = to_code<YC>(y[v * FO + o]);
+                if (code_ll(c) > code_ll(m))
+                    m = c;
+            }
+        }
+        return from_code<y_T, YC>(m);
+    }
+};
+
+template <> struct collapse_loops<false> {
+    template <class y_T, class sum_T, unsigned V, unsigned FO>
+    static sum_T sum(const y_T y[V * FO], const unsigned o) {
+#pragma HLS INLINE
+        sum_T s = 0;
+    CollapseSum:
+        for (unsigned v = 0; v < V; v++) {
+            s += y[v * FO + o];
+        }
+        return s;
+    }
+
+    template <class y_T, unsigned V, unsigned FO> static y_T max(const y_T y[V * FO], const unsigned o, const unsigned n) {
+#pragma HLS INLINE
+        y_T m = y[o];
+    CollapseMax:
+        for (unsigned v = 1; v < V; v++) {
+            if (v < n && y[v * FO + o] > m)
+                m = y[v * FO + o];
+        }
+        return m;
+    }
+};
+
 template <class y_T, class res_T, class CONFIG_T>
 void graph_collapse(const y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out], const unsigned nvtx,
                     res_T res[CONFIG_T::n_out],
                     const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size]) {
+    typedef typename CONFIG_T::collapse_sum_t sum_T;
     const unsigned V = CONFIG_T::n_vertices;
     const unsigned FO = CONFIG_T::n_out;
     const unsigned n = clamp_nvtx<V>(nvtx);
+    typedef collapse_loops<(y_T::width <= max_code_bits && sum_T::width <= max_code_bits)> loops;
 CollapseOut:
     for (unsigned o = 0; o < FO; o++) {
 #pragma HLS UNROLL
         if (CONFIG_T::collapse == collapse_max) {
-            y_T m = y[o];
-        CollapseMax:
-            for (unsigned v = 1; v < V; v++) {
-                if (v < n && y[v * FO + o] > m)
-                    m = y[v * FO + o];
-            }
+            const y_T m = loops::template max<y_T, V, FO>(y, o, n);
             res[o] = (n == 0) ? res_T(0) : res_T(m);
         } else {
-            typename CONFIG_T::collapse_sum_t s = 0;
-        CollapseSum:
-            for (unsigned v = 0; v < V; v++) {
-                s += y[v * FO + o];
-            }
+            const sum_T s = loops::template sum<y_T, sum_T, V, FO>(y, o);
             if (CONFIG_T::collapse == collapse_sum) {
                 res[o] = s;
             } else {

@@ -41,85 +41,10 @@
 #ifndef GARNET_HLS_GRAVNET_H_
 #define GARNET_HLS_GRAVNET_H_
 
+#include "fixed_codes.h"
 #include "garnet_common.h"
 
 namespace garnet_hls {
-
-// ------------------------------------------------------------------------------------------------
-// Fixed-point codes
-// ------------------------------------------------------------------------------------------------
-template <int W, bool S> struct code_bits;
-template <int W> struct code_bits<W, true> { typedef ap_int<W> type; };
-template <int W> struct code_bits<W, false> { typedef ap_uint<W> type; };
-
-#if defined(GARNET_HLS_FAST_CSIM) && defined(__SYNTHESIS__)
-#error "GARNET_HLS_FAST_CSIM is for C simulation only"
-#endif
-
-template <int W> struct wide_int {
-#ifndef GARNET_HLS_FAST_CSIM
-    typedef ap_int<W> type;
-#else
-    typedef long long type;
-#endif
-};
-
-// The code of an ap_fixed<W_, I_> (S_) or ap_ufixed<W_, I_> (!S_) value.
-template <int W_, int I_, bool S_> struct fixed_code {
-    static const int W = W_;
-    static const int F = W_ - I_; // fractional bits
-    static const bool S = S_;
-    typedef typename code_bits<W_, S_>::type bits_t;
-#ifndef GARNET_HLS_FAST_CSIM
-    typedef bits_t int_t;
-#else
-    typedef long long int_t;
-#endif
-    static const long long code_min = S_ ? -(1LL << (W_ - 1)) : 0LL;
-    static const long long code_max = S_ ? (1LL << (W_ - 1)) - 1 : (1LL << W_) - 1;
-};
-
-// The code of x, an ap_[u]fixed of format C.
-template <class C, class T> inline typename C::int_t to_code(const T &x) {
-#pragma HLS INLINE
-    typename C::bits_t b;
-    b.range(C::W - 1, 0) = x.range(C::W - 1, 0);
-    return typename C::int_t(b.to_int64());
-}
-
-// The ap_[u]fixed T (of format C) whose code is c.
-template <class T, class C> inline T from_code(const typename C::int_t &c) {
-#pragma HLS INLINE
-    typename C::bits_t b = c;
-    T x;
-    x.range(C::W - 1, 0) = b.range(C::W - 1, 0);
-    return x;
-}
-
-// Code c of exact format SRC -> the code of the value rounded half to even and saturated to DST.
-template <class DST, class SRC> inline typename DST::int_t round_code(const typename SRC::int_t &c) {
-#pragma HLS INLINE
-    const int SH = SRC::F - DST::F;
-    const int UP = SH < 0 ? -SH : 0;
-    const int DN = SH > 0 ? SH : 0;
-    typedef typename wide_int<SRC::W + UP + 2>::type w_t;
-    w_t q = w_t(c);
-    if (DN > 0) {
-        const w_t mask = (w_t(1) << DN) - 1;
-        const w_t half = w_t(1) << (DN > 0 ? DN - 1 : 0);
-        const w_t rem = q & mask;
-        q = q >> DN;
-        if (rem > half || (rem == half && (q & 1) != 0))
-            q += 1;
-    } else {
-        q = q << UP;
-    }
-    if (q > w_t(DST::code_max))
-        return typename DST::int_t(DST::code_max);
-    if (q < w_t(DST::code_min))
-        return typename DST::int_t(DST::code_min);
-    return typename DST::int_t(q);
-}
 
 // ------------------------------------------------------------------------------------------------
 // The selection network

@@ -48,9 +48,9 @@ def _cflags(fast=False):
 def build(project, verbose=False, fast=False) -> Path:
     """Compile the C simulation library (once per source state). Returns the .so path.
 
-    By default the kernels run exactly the code that is synthesized. ``fast`` lets kernels that support
-    it (GravNet) hold their integer codes in 64-bit integers instead of ap_int: the same operations,
-    several times faster in C simulation, checked bit for bit against the default by the tests.
+    By default the kernels run exactly the code that is synthesized. ``fast`` lets the GarNet and GravNet
+    kernels hold their integer codes in 64-bit integers instead of ap_int: the same operations, several
+    times faster in C simulation, checked bit for bit against the default by the tests.
     """
     prj = Path(project).resolve()
     meta = read_meta(prj)
@@ -192,8 +192,8 @@ def add_cli(subparsers):
     p.add_argument("-o", "--output", help="write the outputs to this .npz")
     p.add_argument("-n", "--events", type=int, help="only the first N events")
     p.add_argument("--fast", action="store_true",
-                   help="64-bit integer containers instead of ap_int where a kernel supports it (same results, "
-                        "checked by the tests; the default runs exactly the synthesized code)")
+                   help="64-bit integer containers instead of ap_int in our kernels (same results, checked by "
+                        "the tests; the default runs exactly the synthesized code)")
     p.set_defaults(func=run_csim)
 
 

@@ -8,7 +8,7 @@ function templates, and our C++ sources from ``firmware/``.
 from __future__ import annotations
 
 BACKENDS = ("Vivado", "Vitis")
-FIRMWARE_FILES = ("garnet_common.h", "garnet.h", "gravnet.h")
+FIRMWARE_FILES = ("garnet_common.h", "fixed_codes.h", "garnet.h", "gravnet.h")
 
 _registered = False
 

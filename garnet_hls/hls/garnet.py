@@ -3,6 +3,11 @@
 The types of every quantization point come from the Keras layer's quantizers (``docs/quantization.md``)
 or the config's Precision keys; every sum between two quantization points gets an exact type derived
 here, so the kernel computes what the Keras layer computes, bit for bit.
+
+The kernel computes on the integer codes of these types (``firmware/fixed_codes.h``): the config struct of
+a block gives every format twice, as the ap type (``<name>_t``, read by ``garnet_hls.estimate``) and as
+its code format (``<name>_c``, a ``garnet_hls::fixed_code<W, I, signed>``). Codes are at most
+:data:`MAX_CODE_BITS` bits wide (checked here).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.model.layers import Layer
 
 from garnet_hls import tables
+from garnet_hls.errors import UserError
 from garnet_hls.hls.common import (
     ACTIVATION_CODES,
     COLLAPSE_CODES,
@@ -26,7 +32,38 @@ from garnet_hls.hls.common import (
 from garnet_hls.layers.garnet import GARNET_POINTS
 
 KERAS_CLASSES = {"GarNet": "garnet_hls.GarNet", "GarNetStack": "garnet_hls.GarNetStack"}
-INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/garnet.h"]
+INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/fixed_codes.h", "nnet_utils/garnet.h"]
+
+MAX_CODE_BITS = 62  # codes are 64-bit integers in fast C simulation (firmware/fixed_codes.h)
+
+# code formats of a block's config (<name>_c): name -> the key of the block's types or point types
+CODE_FORMATS = (("input", "input_t"), ("kernel", "kernel"), ("bias", "bias"), ("dense_accum", "dense_accum_t"),
+                ("distance", "distance"), ("edge_weight", "edge_weight"), ("feature", "feature"), ("g", "g_t"),
+                ("agg_prod", "agg_prod_t"), ("agg_sum", "agg_sum_t"), ("recip", "reciprocal"),
+                ("mean_prod", "mean_prod_t"), ("aggregate", "aggregate"), ("hw", "hw_t"), ("pre", "pre_t"),
+                ("preact", "preactivation"), ("output", "output"))
+
+# rounding points of the kernel: (result format, exact source format)
+ROUNDINGS = (("distance", "dense_accum"), ("feature", "dense_accum"), ("aggregate", "mean_prod"),
+             ("aggregate", "agg_prod"), ("preact", "pre"), ("output", "pre"))
+
+
+def code_formats(point_types: dict, block_types: dict) -> dict:
+    """Name -> FixedType of every code format a block's kernel uses (its config's ``<name>_c``)."""
+    return {name: block_types[key] if key in block_types else point_types[key] for name, key in CODE_FORMATS}
+
+
+def check_code_widths(name: str, formats: dict):
+    """Refuse formats the kernel cannot hold as codes: over MAX_CODE_BITS bits, or a rounding over 64."""
+    for point, ft in formats.items():
+        if ft.width > MAX_CODE_BITS:
+            raise UserError(f"layer {name}: the exact {point} values need {ft.width} bits ({ft}); GarNet supports "
+                            f"at most {MAX_CODE_BITS}: use narrower quantizers")
+    for dst, src in ROUNDINGS:
+        up = max(0, formats[dst].frac - formats[src].frac)
+        if formats[src].width + up + 2 > 64:
+            raise UserError(f"layer {name}: rounding {src} ({formats[src]}) to {dst} ({formats[dst]}) needs more "
+                            "than 64 bits: use narrower quantizers")
 
 
 def parse_garnet(keras_layer, input_names, input_shapes, data_reader):
@@ -70,8 +107,6 @@ class GarNetLayer(Layer):
         R = self.model.config.get_reuse_factor(self)
         self.set_attr("reuse_factor", R)
         if V % R != 0:
-            from garnet_hls.errors import UserError
-
             raise UserError(f"layer {self.name}: the reuse factor {R} must divide the number of vertices {V}")
         t = resolve_types(self, self.POINTS)
         self.set_attr("point_types", t)
@@ -86,21 +121,28 @@ class GarNetLayer(Layer):
             h = g if simplified else 2 * g
             z = a * h if simplified else f_in + a * h + a
             ew = t["edge_weight"]
-            g_t = t["feature"] if simplified else union_type(t["feature"], ew)
-            agg_prod_t = product(ew, g_t)
-            hw_t = exact_accum([(product(t["aggregate"], k_t), h)])
-            pre_terms = [(product(ew, hw_t), a), (b_t, 1)]
-            if not simplified:
-                pre_terms += [(product(x_t, k_t), f_in), (product(ew, k_t), a)]
-            bt = {
-                "input_t": x_t,
-                "dense_accum_t": exact_accum([(product(x_t, k_t), f_in), (b_t, 1)]),
-                "g_t": g_t,
-                "agg_prod_t": agg_prod_t,
-                "agg_sum_t": exact_accum([(agg_prod_t, V)]),
-                "hw_t": hw_t,
-                "pre_t": exact_accum(pre_terms),
-            }
+            try:
+                g_t = t["feature"] if simplified else union_type(t["feature"], ew)
+                agg_prod_t = product(ew, g_t)
+                agg_sum_t = exact_accum([(agg_prod_t, V)])
+                hw_t = exact_accum([(product(t["aggregate"], k_t), h)])
+                pre_terms = [(product(ew, hw_t), a), (b_t, 1)]
+                if not simplified:
+                    pre_terms += [(product(x_t, k_t), f_in), (product(ew, k_t), a)]
+                bt = {
+                    "input_t": x_t,
+                    "dense_accum_t": exact_accum([(product(x_t, k_t), f_in), (b_t, 1)]),
+                    "g_t": g_t,
+                    "agg_prod_t": agg_prod_t,
+                    "agg_sum_t": agg_sum_t,
+                    "mean_prod_t": product(agg_sum_t, t["reciprocal"]),
+                    "hw_t": hw_t,
+                    "pre_t": exact_accum(pre_terms),
+                }
+            except UserError as e:  # an exact type over 64 bits
+                raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GarNet supports "
+                                f"at most {MAX_CODE_BITS} bits: use narrower quantizers") from None
+            check_code_widths(self.name, code_formats(t, bt))
             blocks.append(dict(a=a, fo=fo, p=p, f_in=f_in, g=g, h=h, z=z, types=bt))
             w = {k: self.get_attr(f"b{b}_{k}_data") for k in ("S_kernel", "S_bias", "P_kernel", "P_bias",
                                                                "O_kernel", "O_bias")}
@@ -165,9 +207,16 @@ def _block_config(layer, b):
         f"    typedef {cpp_type(t['preactivation'])} preact_t;",
         f"    typedef {cpp_type(t['output'])} output_t;",
         f"    typedef {cpp_type(t['output'], exact=True)} tanh_t;",
-        "};",
+        "    // code formats (firmware/fixed_codes.h)",
     ]
+    for name, ft in code_formats(t, bt).items():
+        lines.append(f"    typedef {_code(ft)} {name}_c;")
+    lines.append("};")
     return "\n".join(lines)
+
+
+def _code(t) -> str:
+    return f"garnet_hls::fixed_code<{t.width}, {t.integer}, {'true' if t.signed else 'false'}>"
 
 
 def _collapse_config(layer):

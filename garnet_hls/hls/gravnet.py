@@ -34,7 +34,7 @@ from garnet_hls.layers.gravnet import GravNet
 from garnet_hls.quant import FixedType
 
 KERAS_CLASSES = {"GravNet": "garnet_hls.GravNet"}
-INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/gravnet.h"]
+INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/fixed_codes.h", "nnet_utils/gravnet.h"]
 WEIGHTS = ("S_kernel", "S_bias", "P_kernel", "P_bias", "O_kernel", "O_bias")
 
 
