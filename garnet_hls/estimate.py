@@ -669,21 +669,11 @@ def collapse_regions(s: Struct, ty: _Types, dev: Device, unrolled: bool, in_type
 
 
 def topk_network(n_pad: int, n_block: int, log_block: int, n_levels: int, sort_final: bool) -> tuple[int, int]:
-    """(comparators, stages) of the GravNet selection network of one query vertex (gravnet.h: a pruned
-    bitonic top-K; same counting as garnet_hls.hls.gravnet.topk_network_cost, recomputed here from the
-    config so that hls4ml is not imported)."""
-    K, LK, L = n_block, log_block, n_levels
-    B = max(1, n_pad // max(1, K))
-    sort_stages = LK * (LK + 1) // 2
-    comparators = B * (K // 2) * sort_stages
-    stages = sort_stages
-    merges = B - 1
-    comparators += merges * K + merges * (K // 2) * LK
-    stages += L * (1 + LK)
-    if L > 0 and not sort_final:
-        comparators -= (K // 2) * LK
-        stages -= LK
-    return comparators, stages
+    """(comparators, stages) of the GravNet selection network of one query vertex (gravnet.h), from the
+    shape read from the project's config."""
+    from garnet_hls.topk import network_cost
+
+    return network_cost(n_pad, n_block, log_block, n_levels, sort_final)
 
 
 def gravnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
