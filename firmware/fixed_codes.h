@@ -208,6 +208,15 @@ template <class C> inline unsigned code_index(const typename C::int_t &c) {
     return (unsigned)(code_ll(c) & ((1LL << C::W) - 1));
 }
 
+// The codes of N values (weights of a Dense transform): one implementation for both kernels.
+template <class C, class T, unsigned N> inline void codes_of(const T src[N], typename C::int_t dst[N]) {
+#pragma HLS INLINE
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        dst[i] = to_code<C>(src[i]);
+    }
+}
+
 } // namespace garnet_hls
 
 #endif

@@ -92,7 +92,7 @@ void garnet_block(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const unsi
     const int SH_PR_X = PR::F - (X::F + KW::F), SH_PR_WK = PR::F - (EW::F + KW::F);
 
     // weights as codes
-    typename KW::int_t sk[F][A], pk[F][P], ok[CONFIG_T::n_z][FO];
+    typename KW::int_t sk[F * A], pk[F * P], ok[CONFIG_T::n_z * FO];
     typename BW::int_t sb[A], pb[P], ob[FO];
 #pragma HLS ARRAY_PARTITION variable = sk complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = pk complete dim = 0
@@ -101,30 +101,12 @@ void garnet_block(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const unsi
 #pragma HLS ARRAY_PARTITION variable = pb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ob complete dim = 0
 Weights:
-    for (unsigned i = 0; i < F; i++) {
-#pragma HLS UNROLL
-        for (unsigned a = 0; a < A; a++)
-            sk[i][a] = to_code<KW>(s_kernel[i * A + a]);
-        for (unsigned p = 0; p < P; p++)
-            pk[i][p] = to_code<KW>(p_kernel[i * P + p]);
-    }
-    for (unsigned a = 0; a < A; a++) {
-#pragma HLS UNROLL
-        sb[a] = to_code<BW>(s_bias[a]);
-    }
-    for (unsigned p = 0; p < P; p++) {
-#pragma HLS UNROLL
-        pb[p] = to_code<BW>(p_bias[p]);
-    }
-    for (unsigned z = 0; z < CONFIG_T::n_z; z++) {
-#pragma HLS UNROLL
-        for (unsigned o = 0; o < FO; o++)
-            ok[z][o] = to_code<KW>(o_kernel[z * FO + o]);
-    }
-    for (unsigned o = 0; o < FO; o++) {
-#pragma HLS UNROLL
-        ob[o] = to_code<BW>(o_bias[o]);
-    }
+    codes_of<KW, typename CONFIG_T::kernel_t, F * A>(s_kernel, sk);
+    codes_of<KW, typename CONFIG_T::kernel_t, F * P>(p_kernel, pk);
+    codes_of<KW, typename CONFIG_T::kernel_t, CONFIG_T::n_z * FO>(o_kernel, ok);
+    codes_of<BW, typename CONFIG_T::bias_t, A>(s_bias, sb);
+    codes_of<BW, typename CONFIG_T::bias_t, P>(p_bias, pb);
+    codes_of<BW, typename CONFIG_T::bias_t, FO>(o_bias, ob);
 
     // zero codes, made once (C simulation makes an ap_int from an integer slowly)
     const typename EW::int_t zero_ew = 0;
@@ -176,14 +158,14 @@ VertexIn:
             for (unsigned a = 0; a < A; a++) {
                 typename DA::int_t acc = align_code<DA, SH_DA_B>(sb[a]);
                 for (unsigned i = 0; i < F; i++)
-                    acc += mul_code<DA, SH_DA_X>(xv[i], sk[i][a]);
+                    acc += mul_code<DA, SH_DA_X>(xv[i], sk[i * A + a]);
                 const typename DI::int_t d = round_code<DI, DA>(acc);
                 w[v][a] = to_code<EW>(exp_table[code_index<DI>(d)]);
             }
             for (unsigned p = 0; p < P; p++) {
                 typename DA::int_t acc = align_code<DA, SH_DA_B>(pb[p]);
                 for (unsigned i = 0; i < F; i++)
-                    acc += mul_code<DA, SH_DA_X>(xv[i], pk[i][p]);
+                    acc += mul_code<DA, SH_DA_X>(xv[i], pk[i * P + p]);
                 g[v][p] = align_code<GC, SH_G_F>(round_code<FE, DA>(acc));
             }
             if (!CONFIG_T::simplified) {
@@ -221,7 +203,7 @@ Aggregators:
         for (unsigned o = 0; o < FO; o++) {
             typename HW::int_t acc = zero_hw;
             for (unsigned c = 0; c < H; c++)
-                acc += mul_code<HW, SH_HW>(h[c], ok[U0 + a * H + c][o]);
+                acc += mul_code<HW, SH_HW>(h[c], ok[(U0 + a * H + c) * FO + o]);
             hw[a][o] = acc;
         }
     }
@@ -249,9 +231,9 @@ VertexOut:
                     pre += mul_code<PR, SH_PR_WH>(w[v][a], hw[a][o]);
                 if (!CONFIG_T::simplified) {
                     for (unsigned i = 0; i < F; i++)
-                        pre += mul_code<PR, SH_PR_X>(xv[i], ok[i][o]);
+                        pre += mul_code<PR, SH_PR_X>(xv[i], ok[i * FO + o]);
                     for (unsigned a = 0; a < A; a++)
-                        pre += mul_code<PR, SH_PR_WK>(w[v][a], ok[W0 + a][o]);
+                        pre += mul_code<PR, SH_PR_WK>(w[v][a], ok[(W0 + a) * FO + o]);
                 }
                 store_code<OU, typename CONFIG_T::output_t>(
                     y[v * FO + o], activate_code<PR, PA, OU, typename CONFIG_T::tanh_t, CONFIG_T::activation,

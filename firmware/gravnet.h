@@ -173,7 +173,7 @@ void gravnet_layer(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const uns
     const int SH_PR_X = PR::F - (X::F + KW::F), SH_PR_A = PR::F - (AG::F + KW::F), SH_PR_B = PR::F - BW::F;
 
     // weights as codes
-    typename KW::int_t sk[F][S], pk[F][P], ok[CONFIG_T::n_z][FO];
+    typename KW::int_t sk[F * S], pk[F * P], ok[CONFIG_T::n_z * FO];
     typename BW::int_t sb[S], pb[P], ob[FO];
 #pragma HLS ARRAY_PARTITION variable = sk complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = pk complete dim = 0
@@ -182,30 +182,12 @@ void gravnet_layer(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const uns
 #pragma HLS ARRAY_PARTITION variable = pb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ob complete dim = 0
 Weights:
-    for (unsigned i = 0; i < F; i++) {
-#pragma HLS UNROLL
-        for (unsigned c = 0; c < S; c++)
-            sk[i][c] = to_code<KW>(s_kernel[i * S + c]);
-        for (unsigned c = 0; c < P; c++)
-            pk[i][c] = to_code<KW>(p_kernel[i * P + c]);
-    }
-    for (unsigned c = 0; c < S; c++) {
-#pragma HLS UNROLL
-        sb[c] = to_code<BW>(s_bias[c]);
-    }
-    for (unsigned c = 0; c < P; c++) {
-#pragma HLS UNROLL
-        pb[c] = to_code<BW>(p_bias[c]);
-    }
-    for (unsigned z = 0; z < CONFIG_T::n_z; z++) {
-#pragma HLS UNROLL
-        for (unsigned o = 0; o < FO; o++)
-            ok[z][o] = to_code<KW>(o_kernel[z * FO + o]);
-    }
-    for (unsigned o = 0; o < FO; o++) {
-#pragma HLS UNROLL
-        ob[o] = to_code<BW>(o_bias[o]);
-    }
+    codes_of<KW, typename CONFIG_T::kernel_t, F * S>(s_kernel, sk);
+    codes_of<KW, typename CONFIG_T::kernel_t, F * P>(p_kernel, pk);
+    codes_of<KW, typename CONFIG_T::kernel_t, CONFIG_T::n_z * FO>(o_kernel, ok);
+    codes_of<BW, typename CONFIG_T::bias_t, S>(s_bias, sb);
+    codes_of<BW, typename CONFIG_T::bias_t, P>(p_bias, pb);
+    codes_of<BW, typename CONFIG_T::bias_t, FO>(o_bias, ob);
     const typename RC::int_t recip_k = to_code<RC>(recip_table[k]);
 
     typename X::int_t xh[V][F];
@@ -228,13 +210,13 @@ VertexIn:
             for (unsigned c = 0; c < S; c++) {
                 typename DA::int_t acc = typename DA::int_t(sb[c]) << SH_DA_B;
                 for (unsigned i = 0; i < F; i++)
-                    acc += typename DA::int_t(xh[v][i] * sk[i][c]) << SH_DA_X;
+                    acc += typename DA::int_t(xh[v][i] * sk[i * S + c]) << SH_DA_X;
                 s[v][c] = round_code<CO, DA>(acc);
             }
             for (unsigned c = 0; c < P; c++) {
                 typename DA::int_t acc = typename DA::int_t(pb[c]) << SH_DA_B;
                 for (unsigned i = 0; i < F; i++)
-                    acc += typename DA::int_t(xh[v][i] * pk[i][c]) << SH_DA_X;
+                    acc += typename DA::int_t(xh[v][i] * pk[i * P + c]) << SH_DA_X;
                 f[v][c] = round_code<FE, DA>(acc);
             }
         }
@@ -309,9 +291,9 @@ Query:
                 for (unsigned o = 0; o < FO; o++) {
                     typename PR::int_t pre = typename PR::int_t(ob[o]) << SH_PR_B;
                     for (unsigned c = 0; c < F; c++)
-                        pre += typename PR::int_t(xh[i][c] * ok[c][o]) << SH_PR_X;
+                        pre += typename PR::int_t(xh[i][c] * ok[c * FO + o]) << SH_PR_X;
                     for (unsigned c = 0; c < 2 * P; c++)
-                        pre += typename PR::int_t(agg[c] * ok[F + c][o]) << SH_PR_A;
+                        pre += typename PR::int_t(agg[c] * ok[(F + c) * FO + o]) << SH_PR_A;
                     y[i * FO + o] = activate<typename CONFIG_T::pre_t, typename CONFIG_T::preact_t,
                                              typename CONFIG_T::output_t, typename CONFIG_T::tanh_t,
                                              CONFIG_T::activation, CONFIG_T::tanh_table_size>(
