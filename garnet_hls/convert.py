@@ -169,7 +169,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
 
     # Input layers take their type from their consumers.
     for entry in arch:
-        name, cls = entry["config"]["name"], entry["class_name"]
+        name = entry["config"]["name"]
         layer = by_name[name]
         kind = type(layer).__name__
         if kind not in SUPPORTED:

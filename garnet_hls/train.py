@@ -35,7 +35,7 @@ import garnet_hls  # noqa: F401  -- sets TF_USE_LEGACY_KERAS=1 before TensorFlow
 import numpy as np
 
 from garnet_hls.errors import UserError
-from garnet_hls.models import ENERGY_SCALE, KINDS, OUTPUTS, build_model
+from garnet_hls.models import ENERGY_SCALE, KINDS, build_model
 
 #: Demo-size training per model kind: events generated, epochs, batch size, peak learning rate.
 DEMO_SETTINGS = {

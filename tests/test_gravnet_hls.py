@@ -10,7 +10,6 @@ garbage in the padding slots, duplicated vertices and exactly tied distances.
 
 import garnet_hls  # noqa: F401  -- must come first: sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
 
-import shutil
 
 import numpy as np
 import pytest

@@ -25,7 +25,10 @@ def register():
     if _registered:
         return
     import hls4ml
-    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers, register_keras_v2_layer_handler
+    from hls4ml.converters.keras_v2_to_hls import (
+        get_layer_handlers,
+        register_keras_v2_layer_handler,
+    )
     from hls4ml.model.layers import register_layer
 
     from garnet_hls.hls import garnet, gravnet

@@ -92,3 +92,42 @@ def add_fixed_weights(layer, name, var_name, data, t: FixedType):
     data = np.ascontiguousarray(np.asarray(data, dtype=np.float64))
     layer.add_weights_variable(name=name, var_name=var_name, data=data, precision=to_hls4ml(t, exact=True))
     return layer.weights[name]
+
+
+MAX_CODE_BITS = 62  # codes are 64-bit integers in fast C simulation (firmware/fixed_codes.h)
+
+
+def check_code_widths(name: str, kind: str, formats: dict, roundings):
+    """Refuse formats a kernel cannot hold as codes: over MAX_CODE_BITS bits, or a rounding over 64."""
+    for point, ft in formats.items():
+        if ft.width > MAX_CODE_BITS:
+            raise UserError(f"layer {name}: the exact {point} values need {ft.width} bits ({ft}); {kind} supports "
+                            f"at most {MAX_CODE_BITS}: use narrower quantizers")
+    for dst, src in roundings:
+        up = max(0, formats[dst].frac - formats[src].frac)
+        if formats[src].width + up + 2 > 64:
+            raise UserError(f"layer {name}: rounding {src} ({formats[src]}) to {dst} ({formats[dst]}) needs more "
+                            "than 64 bits: use narrower quantizers")
+
+
+def graph_layer_fields(keras_layer, input_names, input_shapes, points) -> dict:
+    """The IR attributes every graph layer's Keras handler starts from (shapes, collapse, quantizers)."""
+    cfg = keras_layer["config"]
+    return {
+        "class_name": keras_layer["class_name"],
+        "name": cfg["name"],
+        "inputs": input_names,
+        "n_vertices": int(input_shapes[0][1]),
+        "n_in": int(input_shapes[0][2]),
+        "collapse": cfg["collapse"],
+        "mean_by_nvert": bool(cfg["mean_by_nvert"]),
+        "output_activation": cfg["output_activation"],
+        "quantized": bool(cfg["quantized"]),
+        "quantizer_specs": {p: cfg.get(f"{p}_quantizer") for p in points},
+    }
+
+
+def graph_output_shape(layer: dict, input_shapes, n_out: int):
+    if layer["collapse"]:
+        return [input_shapes[0][0], n_out]
+    return [input_shapes[0][0], layer["n_vertices"], n_out]

@@ -21,9 +21,13 @@ from garnet_hls.errors import UserError
 from garnet_hls.hls.common import (
     ACTIVATION_CODES,
     COLLAPSE_CODES,
+    MAX_CODE_BITS,
     add_fixed_weights,
+    check_code_widths,
     cpp_type,
     exact_accum,
+    graph_layer_fields,
+    graph_output_shape,
     product,
     resolve_types,
     to_hls4ml,
@@ -34,7 +38,6 @@ from garnet_hls.layers.garnet import GARNET_POINTS
 KERAS_CLASSES = {"GarNet": "garnet_hls.GarNet", "GarNetStack": "garnet_hls.GarNetStack"}
 INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/fixed_codes.h", "nnet_utils/garnet.h"]
 
-MAX_CODE_BITS = 62  # codes are 64-bit integers in fast C simulation (firmware/fixed_codes.h)
 
 # code formats of a block's config (<name>_c): name -> the key of the block's types or point types
 CODE_FORMATS = (("input", "input_t"), ("kernel", "kernel"), ("bias", "bias"), ("dense_accum", "dense_accum_t"),
@@ -53,48 +56,20 @@ def code_formats(point_types: dict, block_types: dict) -> dict:
     return {name: block_types[key] if key in block_types else point_types[key] for name, key in CODE_FORMATS}
 
 
-def check_code_widths(name: str, formats: dict):
-    """Refuse formats the kernel cannot hold as codes: over MAX_CODE_BITS bits, or a rounding over 64."""
-    for point, ft in formats.items():
-        if ft.width > MAX_CODE_BITS:
-            raise UserError(f"layer {name}: the exact {point} values need {ft.width} bits ({ft}); GarNet supports "
-                            f"at most {MAX_CODE_BITS}: use narrower quantizers")
-    for dst, src in ROUNDINGS:
-        up = max(0, formats[dst].frac - formats[src].frac)
-        if formats[src].width + up + 2 > 64:
-            raise UserError(f"layer {name}: rounding {src} ({formats[src]}) to {dst} ({formats[dst]}) needs more "
-                            "than 64 bits: use narrower quantizers")
-
-
 def parse_garnet(keras_layer, input_names, input_shapes, data_reader):
     """Keras-v2 handler for our GarNet and GarNetStack layers."""
     cfg = keras_layer["config"]
     name = cfg["name"]
     stack = keras_layer["class_name"].endswith("Stack")
     as_list = (lambda v: list(v)) if stack else (lambda v: [v])
-    layer = {
-        "class_name": keras_layer["class_name"],
-        "name": name,
-        "inputs": input_names,
-        "n_vertices": int(input_shapes[0][1]),
-        "n_in": int(input_shapes[0][2]),
-        "n_aggregators": as_list(cfg["n_aggregators"]),
-        "n_filters": as_list(cfg["n_filters"]),
-        "n_propagate": as_list(cfg["n_propagate"]),
-        "simplified": bool(cfg["simplified"]),
-        "collapse": cfg["collapse"],
-        "mean_by_nvert": bool(cfg["mean_by_nvert"]),
-        "output_activation": cfg["output_activation"],
-        "quantized": bool(cfg["quantized"]),
-        "quantizer_specs": {p: cfg.get(f"{p}_quantizer") for p in GARNET_POINTS},
-    }
+    layer = graph_layer_fields(keras_layer, input_names, input_shapes, GARNET_POINTS)
+    layer.update(n_aggregators=as_list(cfg["n_aggregators"]), n_filters=as_list(cfg["n_filters"]),
+                 n_propagate=as_list(cfg["n_propagate"]), simplified=bool(cfg["simplified"]))
     for b in range(len(layer["n_aggregators"])):
         prefix = f"block{b}_" if stack else ""
         for w in ("S_kernel", "S_bias", "P_kernel", "P_bias", "O_kernel", "O_bias"):
             layer[f"b{b}_{w}_data"] = data_reader.get_weights_data(name, f"{prefix}{w}")
-    fo = layer["n_filters"][-1]
-    out_shape = [input_shapes[0][0], fo] if layer["collapse"] else [input_shapes[0][0], layer["n_vertices"], fo]
-    return layer, out_shape
+    return layer, graph_output_shape(layer, input_shapes, layer["n_filters"][-1])
 
 
 class GarNetLayer(Layer):
@@ -142,7 +117,7 @@ class GarNetLayer(Layer):
             except UserError as e:  # an exact type over 64 bits
                 raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GarNet supports "
                                 f"at most {MAX_CODE_BITS} bits: use narrower quantizers") from None
-            check_code_widths(self.name, code_formats(t, bt))
+            check_code_widths(self.name, "GarNet", code_formats(t, bt), ROUNDINGS)
             blocks.append(dict(a=a, fo=fo, p=p, f_in=f_in, g=g, h=h, z=z, types=bt))
             w = {k: self.get_attr(f"b{b}_{k}_data") for k in ("S_kernel", "S_bias", "P_kernel", "P_bias",
                                                                "O_kernel", "O_bias")}

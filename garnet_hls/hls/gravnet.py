@@ -23,9 +23,13 @@ from garnet_hls.errors import UserError
 from garnet_hls.hls.common import (
     ACTIVATION_CODES,
     COLLAPSE_CODES,
+    MAX_CODE_BITS,
     add_fixed_weights,
+    check_code_widths,
     cpp_type,
     exact_accum,
+    graph_layer_fields,
+    graph_output_shape,
     product,
     resolve_types,
     to_hls4ml,
@@ -60,7 +64,6 @@ def distance_types(coord: FixedType, n_dimensions: int, distance: str) -> dict:
     return {"diff": diff_t, "dist_sum": _unsigned_holding(n_dimensions * bound, frac)}
 
 
-MAX_CODE_BITS = 62  # codes are 64-bit integers in C simulation (firmware/gravnet.h)
 
 # rounding points of the kernel: (result format, exact source format)
 ROUNDINGS = (("coord", "dense_accum"), ("feature", "dense_accum"), ("distance", "dist_sum"),
@@ -81,18 +84,6 @@ def _code_formats(layer) -> dict:
     return formats
 
 
-def _check_code_widths(name, formats: dict):
-    for point, ft in formats.items():
-        if ft.width > MAX_CODE_BITS:
-            raise UserError(f"layer {name}: the exact {point} values need {ft.width} bits ({ft}); GravNet supports "
-                            f"at most {MAX_CODE_BITS}: use narrower quantizers")
-    for dst, src in ROUNDINGS:
-        up = max(0, formats[dst].frac - formats[src].frac)
-        if formats[src].width + up + 2 > 64:
-            raise UserError(f"layer {name}: rounding {src} ({formats[src]}) to {dst} ({formats[dst]}) needs more "
-                            "than 64 bits: use narrower quantizers")
-
-
 # ------------------------------------------------------------------------------------------------
 # Keras handler and IR layer
 # ------------------------------------------------------------------------------------------------
@@ -100,29 +91,13 @@ def parse_gravnet(keras_layer, input_names, input_shapes, data_reader):
     """Keras-v2 handler for our GravNet layer."""
     cfg = keras_layer["config"]
     name = cfg["name"]
-    layer = {
-        "class_name": keras_layer["class_name"],
-        "name": name,
-        "inputs": input_names,
-        "n_vertices": int(input_shapes[0][1]),
-        "n_in": int(input_shapes[0][2]),
-        "n_dimensions": int(cfg["n_dimensions"]),
-        "n_filters": int(cfg["n_filters"]),
-        "n_propagate": int(cfg["n_propagate"]),
-        "n_neighbours": int(cfg["n_neighbours"]),
-        "distance": cfg["distance"],
-        "potential_scale": float(cfg["potential_scale"]),
-        "collapse": cfg["collapse"],
-        "mean_by_nvert": bool(cfg["mean_by_nvert"]),
-        "output_activation": cfg["output_activation"],
-        "quantized": bool(cfg["quantized"]),
-        "quantizer_specs": {p: cfg.get(f"{p}_quantizer") for p in GravNet.POINTS},
-    }
+    layer = graph_layer_fields(keras_layer, input_names, input_shapes, GravNet.POINTS)
+    layer.update(n_dimensions=int(cfg["n_dimensions"]), n_filters=int(cfg["n_filters"]),
+                 n_propagate=int(cfg["n_propagate"]), n_neighbours=int(cfg["n_neighbours"]),
+                 distance=cfg["distance"], potential_scale=float(cfg["potential_scale"]))
     for w in WEIGHTS:
         layer[f"{w}_data"] = data_reader.get_weights_data(name, w)
-    fo = layer["n_filters"]
-    out_shape = [input_shapes[0][0], fo] if layer["collapse"] else [input_shapes[0][0], layer["n_vertices"], fo]
-    return layer, out_shape
+    return layer, graph_output_shape(layer, input_shapes, layer["n_filters"])
 
 
 class GravNetLayer(Layer):
@@ -161,7 +136,7 @@ class GravNetLayer(Layer):
             raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GravNet supports "
                             f"at most {MAX_CODE_BITS} bits: use narrower quantizers") from None
         self.set_attr("exact_types", types)
-        _check_code_widths(self.name, _code_formats(self))
+        check_code_widths(self.name, "GravNet", _code_formats(self), ROUNDINGS)
 
         for key in ("S_kernel", "P_kernel", "O_kernel"):
             short = key[0].lower() + "k"
