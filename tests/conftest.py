@@ -53,3 +53,20 @@ def calo_events():
         return cache[key]
 
     return get
+
+
+def assert_fast_csim_equals_default(model, prj, sim, data):
+    """csim --fast (64-bit integer containers) gives the very same bits as the default build, which runs
+    exactly the synthesized code (ap_int containers), and is bit-exact with Keras."""
+    from garnet_hls.compare import compare
+    from garnet_hls.csim import CSim
+
+    assert not sim.fast
+    fast = CSim(prj, fast=True)
+    assert fast.lib_path != sim.lib_path
+    out_exact, _ = sim.run(data)
+    out_fast, _ = fast.run(data)
+    for key in out_exact:
+        np.testing.assert_array_equal(out_fast[key], out_exact[key])
+    sub = {key: v[:120] for key, v in data.items()}
+    assert compare(model, prj, sub, sim=fast).bit_exact

@@ -255,17 +255,8 @@ def test_fast_csim_equals_synthesis_code(preset_project, calo_events):
     """csim --fast (the GarNet kernel's integer codes in 64-bit integers) gives the very same bits as the
     default build, which runs exactly the code that is synthesized (ap_int codes): full mode with a max
     collapse, and means divided by nvtx at V = 100."""
-    from garnet_hls.csim import CSim
+    from conftest import assert_fast_csim_equals_default
 
     for name in ("garnet_full_max", "garnet_v100_nvtx"):
         model, _, prj, sim = preset_project(name)
-        assert not sim.fast
-        fast = CSim(prj, fast=True)
-        assert fast.lib_path != sim.lib_path
-        data = calo_events(model.inputs[0].shape[1], N_EVENTS)
-        out_exact, _ = sim.run(data)
-        out_fast, _ = fast.run(data)
-        for key in out_exact:
-            np.testing.assert_array_equal(out_fast[key], out_exact[key])
-        sub = {key: v[:120] for key, v in data.items()}
-        assert compare(model, prj, sub, sim=fast).bit_exact
+        assert_fast_csim_equals_default(model, prj, sim, calo_events(model.inputs[0].shape[1], N_EVENTS))

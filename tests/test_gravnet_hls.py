@@ -384,19 +384,10 @@ def test_two_block_model_bit_exact(comparison, gravnet_project):
 def test_fast_csim_equals_synthesis_code(gravnet_project):
     """csim --fast (64-bit integer containers) gives the very same bits as the default build, which runs
     exactly the code that is synthesized (ap_int containers)."""
-    from garnet_hls.compare import compare
-    from garnet_hls.csim import CSim
+    from conftest import assert_fast_csim_equals_default
 
     model, prj, sim, data = gravnet_project("v20")
-    assert not sim.fast
-    fast = CSim(prj, fast=True)
-    assert fast.lib_path != sim.lib_path
-    out_exact, _ = sim.run(data)
-    out_fast, _ = fast.run(data)
-    for key in out_exact:
-        np.testing.assert_array_equal(out_fast[key], out_exact[key])
-    sub = {key: v[:120] for key, v in data.items()}
-    assert compare(model, prj, sub, sim=fast).bit_exact
+    assert_fast_csim_equals_default(model, prj, sim, data)
 
 
 # ---------------------------------------------------------------------------------------------------
