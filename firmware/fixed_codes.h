@@ -202,10 +202,38 @@ template <class C, int SH, class A, class B> inline typename C::int_t mul_code(c
 }
 
 // The raw W bits of code c (format C), as an unsigned number: the index of a table indexed by the
-// two's complement bits of a value (garnet_common.h, table_lookup).
+// two's complement bits of a value (fold_none below).
 template <class C> inline unsigned code_index(const typename C::int_t &c) {
 #pragma HLS INLINE
     return (unsigned)(code_ll(c) & ((1LL << C::W) - 1));
+}
+
+// Compact tables (garnet_hls.tables.compact_table): how a table of N entries is indexed by the code c
+// of its (rounded) input. fold_none: the raw bits of c (the full table); fold_even: min(|c|, N-1), the
+// table of an even function; fold_odd: the same, the entry negated for c < 0 (an odd function);
+// fold_clamp: min(c, N-1) for an unsigned c. Python builds the compact table and checks that it gives
+// every entry of the full one, so the value read is the same in every mode.
+enum table_fold { fold_none = 0, fold_even = 1, fold_odd = 2, fold_clamp = 3 };
+
+template <class C, unsigned MODE, unsigned N> inline unsigned fold_index(const typename C::int_t &c) {
+#pragma HLS INLINE
+    if (MODE == fold_none)
+        return code_index<C>(c);
+    long long v = code_ll(c); // an absolute value and a compare with a constant in hardware
+    if (MODE != fold_clamp && v < 0)
+        v = -v;
+    return v < (long long)(N - 1) ? (unsigned)v : N - 1;
+}
+
+// The code (format OC) of the entry of `table` (of values of format OC) for the input code c (format
+// IC), read as the table's fold mode says.
+template <class OC, class IC, unsigned MODE, unsigned N, class T>
+inline typename OC::int_t table_code(const T table[N], const typename IC::int_t &c) {
+#pragma HLS INLINE
+    const typename OC::int_t v = to_code<OC>(table[fold_index<IC, MODE, N>(c)]);
+    if (MODE == fold_odd && code_ll(c) < 0)
+        return typename OC::int_t(-v);
+    return v;
 }
 
 // The codes of N values (weights of a Dense transform): one implementation for both kernels.

@@ -14,16 +14,9 @@ namespace garnet_hls {
 enum activation_kind { act_linear = 0, act_relu = 1, act_tanh = 2 };
 enum collapse_kind { collapse_none = 0, collapse_mean = 1, collapse_sum = 2, collapse_max = 3 };
 
-// A table indexed by the raw two's complement bits of an already-rounded value: free in hardware.
-template <class table_T, class index_T, unsigned N>
-inline table_T table_lookup(const table_T table[N], const index_T &x) {
-#pragma HLS INLINE
-    ap_uint<index_T::width> raw = x.range(index_T::width - 1, 0);
-    return table[raw.to_uint()];
-}
-
-// y = Q_out(act(pre)), with tanh read from a table indexed by Q_preact(pre).
-template <class pre_T, class preact_T, class out_T, class tanh_T, unsigned ACT, unsigned TANH_N>
+// y = Q_out(act(pre)), with tanh read from a (compact) table indexed by Q_preact(pre).
+template <class pre_T, class preact_T, class out_T, class tanh_T, unsigned ACT, unsigned TANH_N,
+          unsigned TANH_FOLD>
 inline out_T activate(const pre_T &pre, const tanh_T tanh_table[TANH_N]) {
 #pragma HLS INLINE
     if (ACT == act_relu) {
@@ -31,8 +24,10 @@ inline out_T activate(const pre_T &pre, const tanh_T tanh_table[TANH_N]) {
             return out_T(pre);
         return out_T(0);
     } else if (ACT == act_tanh) {
-        preact_T t = pre;
-        return out_T(table_lookup<tanh_T, preact_T, TANH_N>(tanh_table, t));
+        typedef typename code_of<preact_T>::type PC;
+        typedef typename code_of<tanh_T>::type TC;
+        const preact_T t = pre;
+        return out_T(from_code<tanh_T, TC>(table_code<TC, PC, TANH_FOLD, TANH_N>(tanh_table, to_code<PC>(t))));
     }
     return out_T(pre);
 }
@@ -113,6 +108,9 @@ template <class y_T, class res_T, class CONFIG_T>
 void graph_collapse(const y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out], const unsigned nvtx,
                     res_T res[CONFIG_T::n_out],
                     const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size]) {
+    // one pipelined function: the loops over the vertices unroll into adder (or compare) trees over
+    // the rows of y, which are registers (y is partitioned completely by the top)
+#pragma HLS PIPELINE II = 1
     typedef typename CONFIG_T::collapse_sum_t sum_T;
     const unsigned V = CONFIG_T::n_vertices;
     const unsigned FO = CONFIG_T::n_out;
@@ -129,8 +127,13 @@ CollapseOut:
             if (CONFIG_T::collapse == collapse_sum) {
                 res[o] = s;
             } else {
-                const unsigned d = CONFIG_T::mean_by_nvert ? n : V;
-                res[o] = s * recip_table[d];
+                // x 1/N: from the table when N = nvtx, else the constant 1/V (a shift when V is a power
+                // of two), written into the config by Python (reciprocal_table(V)[V])
+                typedef typename code_of<typename CONFIG_T::recip_t>::type RC;
+                const typename CONFIG_T::recip_t r =
+                    CONFIG_T::mean_by_nvert ? recip_table[n]
+                                            : from_code<typename CONFIG_T::recip_t, RC>(CONFIG_T::recip_v_code);
+                res[o] = s * r;
             }
         }
     }

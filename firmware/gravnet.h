@@ -188,7 +188,7 @@ Weights:
     codes_of<BW, typename CONFIG_T::bias_t, S>(s_bias, sb);
     codes_of<BW, typename CONFIG_T::bias_t, P>(p_bias, pb);
     codes_of<BW, typename CONFIG_T::bias_t, FO>(o_bias, ob);
-    const typename RC::int_t recip_k = to_code<RC>(recip_table[k]);
+    const typename RC::int_t recip_k = CONFIG_T::recip_k_code; // 1/k: a constant (a shift when k is a power of 2)
 
     typename X::int_t xh[V][F];
     typename CO::int_t s[V][S];
@@ -269,7 +269,9 @@ Query:
                     if (t < k && ((kk >> EB) & 1) == 0) {
                         const unsigned j = (unsigned)(kk & key_t(N - 1));
                         const unsigned dcode = (unsigned)(kk >> IB);
-                        const typename EW::int_t w = to_code<EW>(exp_table[dcode]);
+                        const unsigned EN = CONFIG_T::exp_table_size;
+                        const unsigned dix = (CONFIG_T::exp_fold == fold_clamp && dcode > EN - 1) ? EN - 1 : dcode;
+                        const typename EW::int_t w = to_code<EW>(exp_table[dix]);
                         for (unsigned c = 0; c < P; c++) {
                             const typename AP::int_t prod = typename AP::int_t(w) * f[j][c];
                             sum[c] += prod;
@@ -296,7 +298,8 @@ Query:
                         pre += typename PR::int_t(agg[c] * ok[(F + c) * FO + o]) << SH_PR_A;
                     y[i * FO + o] = activate<typename CONFIG_T::pre_t, typename CONFIG_T::preact_t,
                                              typename CONFIG_T::output_t, typename CONFIG_T::tanh_t,
-                                             CONFIG_T::activation, CONFIG_T::tanh_table_size>(
+                                             CONFIG_T::activation, CONFIG_T::tanh_table_size,
+                                             CONFIG_T::tanh_fold>(
                         from_code<typename CONFIG_T::pre_t, PR>(pre), tanh_table);
                 }
             } else {

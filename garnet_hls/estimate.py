@@ -179,11 +179,13 @@ def _levels(terms: int) -> int:
     return 0 if terms <= 1 else math.ceil(math.log2(terms))
 
 
-def dsp_per_mult(a: FixedType | int, b: FixedType | int, dev: Device, const_power_of_two: bool = False) -> int:
-    """DSP blocks of one multiplier (0: built from LUTs)."""
+def dsp_per_mult(a: FixedType | int, b: FixedType | int, dev: Device, const_power_of_two: bool = False,
+                 bound_to_dsp: bool = False) -> int:
+    """DSP blocks of one multiplier (0: built from LUTs). `bound_to_dsp`: the kernel binds it to DSPs
+    (RESOURCE core=DSP48), whatever its widths."""
     if const_power_of_two:
         return 0
-    if min(_bits(a), _bits(b)) <= LUT_MULT_MAX_BITS:
+    if min(_bits(a), _bits(b)) <= LUT_MULT_MAX_BITS and not bound_to_dsp:
         return 0
     lo, hi = sorted((_signed_width(a), _signed_width(b)))
 
@@ -231,10 +233,10 @@ class Ops:
     n_dsp_mult: int = 0
 
     def mul(self, n: int, a: FixedType | int, b: FixedType | int, dev: Device, const: bool = False,
-            power_of_two: bool = False, out_bits: int | None = None) -> None:
+            power_of_two: bool = False, out_bits: int | None = None, dsp: bool = False) -> None:
         if n <= 0:
             return
-        d = dsp_per_mult(a, b, dev, power_of_two)
+        d = dsp_per_mult(a, b, dev, power_of_two, bound_to_dsp=dsp)
         wa, wb = _bits(a), _bits(b)
         out = out_bits or (wa + wb)
         if power_of_two:
@@ -306,6 +308,16 @@ class Table:
     name: str
     depth: int
     width: int
+    impl: str = "rom"  # "rom" (2 ports), "logic" (partitioned completely: a copy per read), "rom_np" (replicated)
+
+
+# The kernels' functions: GarNet's vertex passes (firmware/garnet.h) and GravNet's layer.
+GARNET_PASSES = ("garnet_in", "garnet_mid", "garnet_out", "garnet_out_collapse")
+KERNEL_FUNCS = GARNET_PASSES + ("gravnet_layer",)
+# table arguments of each kernel function: positions counted from the end of the argument list
+_TABLE_ARGS = {"garnet_in": {"exp": -1}, "garnet_mid": {"exp": -1, "recip": -12, "tanh": -11},
+               "garnet_out": {"recip": -3, "tanh": -2}, "garnet_out_collapse": {"recip": -3, "tanh": -2},
+               "gravnet_layer": {"exp": -3, "recip": -2, "tanh": -1}}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -483,10 +495,17 @@ def load_project(project_dir: str | Path) -> Project:
     tables = {}
     wdir = fw / "weights"
     for call in calls:
-        if call.func in ("garnet_block", "gravnet_layer"):
-            for arg in call.args[-3:]:
-                if arg not in tables:
-                    tables[arg] = _table_shape(wdir / f"{arg}.h", arg, typedefs)
+        for arg in _kernel_tables(call).values():
+            if arg not in tables:
+                tables[arg] = _table_shape(wdir / f"{arg}.h", arg, typedefs)
+    # how the top function builds each table (garnet_hls.hls.common.table_pragmas)
+    for name, t in tables.items():
+        n = re.escape(name)
+        if re.search(rf"#pragma\s+HLS\s+ARRAY_PARTITION\s+variable\s*=\s*{n}\s+complete", code, re.I):
+            t.impl = "logic"
+        elif re.search(rf"#pragma\s+HLS\s+(RESOURCE\s+variable\s*=\s*{n}\s+core\s*=\s*ROM_nP|"
+                       rf"BIND_STORAGE\s+variable\s*=\s*{n}\s+type\s*=\s*rom_np)", code, re.I):
+            t.impl = "rom_np"
     return Project(path, name, meta, part, clock, unc, io_type, top_pragma, top_ii, structs, typedefs, calls, tables)
 
 
@@ -556,8 +575,9 @@ def _recip_constant_is_power_of_two(n: int, recip: FixedType) -> bool:
 
 def garnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
                    tables: tuple[str, str, str] = ("exp_table", "recip_table", "tanh_table")) -> list[Region]:
-    """Regions of one garnet_block call (firmware/garnet.h) with reuse factor `reuse` (default: the
-    config's) as the trip count of VertexIn / VertexOut."""
+    """[VertexIn, Aggregators, VertexOut] of one GarNet block (config `s`, firmware/garnet.h) with reuse
+    factor `reuse` (default: the config's) as the trip count of the vertex passes. The pass functions
+    combine them (:func:`garnet_pass_regions`)."""
     c = s.consts
     V, F, A, P = c["n_vertices"], c["n_in"], c["n_aggregators"], c["n_propagate"]
     G, H, FO = c.get("n_g", P), c.get("n_h", P), c["n_out"]
@@ -581,7 +601,7 @@ def garnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
     o1.rnd(VR * A, t_d.width)
     o1.rnd(VR * P, t_f.width)
     o1.mux(VR * A, t_ew.width)  # valid ? table : 0
-    o1.mul(VR * A * G, t_ew, t_g, dev, out_bits=t_ap.width)
+    o1.mul(VR * A * G, t_ew, t_g, dev, out_bits=t_ap.width, dsp=True)  # bound to DSP48 in garnet.h
     o1.add(VR * A * G, t_as.width)
     if not simplified:
         o1.cmp_mux(VR * A * G, t_ap.width)
@@ -589,23 +609,28 @@ def garnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
               + 1  # table read (registered ROM)
               + ms + dev.add_cycles(_levels(VR + 1)))  # w g, accumulate VR vertices into sum
     mux1 = _mux_lut(R, VR * F * t_in.width)  # x[v] with v = iu R + ir
-    regs = V * A * t_ew.width + V * G * t_g.width + A * G * (t_as.width + (0 if simplified else t_ap.width))
+    # state handed to VertexOut: w[V][A], the sums (and maxima), the input codes in full mode
+    regs = (V * A * t_ew.width + A * G * (t_as.width + (0 if simplified else t_ap.width))
+            + (0 if simplified else V * F * t_in.width))
     r1 = Region("VertexIn", R, depth1, o1, {exp_t: VR * A}, mux1, regs)
 
     # Aggregators (once): mean (x 1/N), h . W_O.
     mean_by_nvert = bool(c.get("mean_by_nvert", False))
+    # a pipelined loop over the A aggregators (II 1): one aggregator's operators, reading its sums
+    # through an A:1 mux
     oa = Ops()
     shift = (not mean_by_nvert) and _recip_constant_is_power_of_two(V, t_rc)
-    oa.mul(A * G, t_as, t_rc, dev, const=not mean_by_nvert, power_of_two=shift, out_bits=t_as.width + t_rc.width)
-    oa.rnd(A * G * (1 if simplified else 2), t_ag.width)
-    oa.mul(A * FO * H, t_ag, t_k, dev, const=True, out_bits=t_hw.width)
-    oa.add(A * FO * H, t_hw.width)
-    deptha = (0 if shift else ms) + dev.add_cycles(1) + ms + dev.add_cycles(_levels(H))
-    ra = Region("Aggregators", 1, deptha, oa, {recip_t: 1} if mean_by_nvert else {}, 0, A * FO * t_hw.width)
+    oa.mul(G, t_as, t_rc, dev, const=not mean_by_nvert, power_of_two=shift, out_bits=t_as.width + t_rc.width)
+    oa.rnd(G * (1 if simplified else 2), t_ag.width)
+    oa.mul(FO * H, t_ag, t_k, dev, const=False, out_bits=t_hw.width)  # the weight row depends on a
+    oa.add(FO * H, t_hw.width)
+    deptha = 1 + (0 if shift else ms) + dev.add_cycles(1) + ms + dev.add_cycles(_levels(H))
+    muxa = _mux_lut(A, G * (t_as.width + (0 if simplified else t_ap.width)) + FO * H * t_k.width)
+    ra = Region("Aggregators", A, deptha, oa, {recip_t: 1} if mean_by_nvert else {}, muxa, A * FO * t_hw.width)
 
     # Pass 2 (VertexOut).
     o2 = Ops()
-    o2.mul(VR * FO * A, t_ew, t_hw, dev, out_bits=t_pre.width)
+    o2.mul(VR * FO * A, t_ew, t_hw, dev, out_bits=t_pre.width, dsp=True)  # bound to DSP48 in garnet.h
     terms = A + 1
     if not simplified:
         o2.mul(VR * FO * F, t_in, t_k, dev, const=True, out_bits=t_pre.width)
@@ -628,6 +653,72 @@ def garnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
     mux2 = _mux_lut(R, VR * A * t_ew.width + (0 if simplified else VR * F * t_in.width))
     r2 = Region("VertexOut", R, depth2, o2, reads2, mux2, V * FO * t_out.width)
     return [r1, ra, r2]
+
+
+def _merge(name: str, *regions: Region) -> Region:
+    """Regions fused into one loop body: the operators of both, depths chained."""
+    o = Ops()
+    for r in regions:
+        o.mults += r.ops.mults
+        o.adds += r.ops.adds
+        o.logic += r.ops.logic
+        o.logic_bits += r.ops.logic_bits
+        o.n_mult += r.ops.n_mult
+        o.n_dsp_mult += r.ops.n_dsp_mult
+    reads: dict[str, int] = {}
+    for r in regions:
+        for t, n in r.reads.items():
+            reads[t] = reads.get(t, 0) + n
+    return Region(name, regions[0].iterations, sum(r.depth for r in regions), o, reads,
+                  sum(r.mux_lut for r in regions), sum(r.reg_bits for r in regions))
+
+
+def garnet_pass_regions(func: str, cfgs: list[Struct], ty: _Types, dev: Device, reuse: int | None,
+                        tables: dict[str, str], collapse: Struct | None = None) -> list[Region]:
+    """Regions of one GarNet pass function (firmware/garnet.h):
+
+    * garnet_in<b0>: VertexIn of block 0;
+    * garnet_mid<b, b+1>: Aggregators of b, then one loop whose body is VertexOut of b followed by
+      VertexIn of b+1 (depths chained: a vertex goes through both in one pass);
+    * garnet_out<last>: Aggregators and VertexOut (writing y);
+    * garnet_out_collapse<last, collapse>: the same with the collapse accumulated in the loop (VR values
+      per filter and clock into a running sum or maximum) and the final x 1/N.
+    """
+    tabs = (tables.get("exp", "exp_table"), tables.get("recip", "recip_table"), tables.get("tanh", "tanh_table"))
+    first = garnet_regions(cfgs[0], ty, dev, reuse, tabs)
+    if func == "garnet_in":
+        return [first[0]]
+    ra, r2 = first[1], first[2]
+    if func == "garnet_mid":
+        nxt = garnet_regions(cfgs[1], ty, dev, reuse, tabs)[0]
+        r2.reg_bits = 0  # y goes straight into the next block
+        nxt.mux_lut = 0  # ... not through the R:1 input mux
+        return [ra, _merge("VertexOutIn", r2, nxt)]
+    if func == "garnet_out_collapse" and collapse is not None:
+        c = cfgs[0].consts
+        V, FO = c["n_vertices"], c["n_out"]
+        R = reuse or c.get("reuse_factor", 1)
+        VR = max(1, V // R)
+        t_y = ty.member(cfgs[0], "output_t")
+        t_s, t_rc = ty.member(collapse, "collapse_sum_t"), ty.member(collapse, "recip_t")
+        kind = collapse.consts.get("collapse", 1)
+        r2.reg_bits = FO * t_s.width
+        if kind == 3:
+            r2.ops.cmp_mux(VR * FO, t_y.width)
+        else:
+            r2.ops.add(VR * FO, t_s.width)
+        r2.depth += dev.add_cycles(_levels(VR + 1))
+        r2.name = "VertexOutCollapse"
+        of = Ops()
+        depth = 1
+        if kind == 1:
+            nvert = bool(collapse.consts.get("mean_by_nvert", False))
+            shift = (not nvert) and _recip_constant_is_power_of_two(V, t_rc)
+            of.mul(FO, t_s, t_rc, dev, const=not nvert, power_of_two=shift)
+            depth += 0 if shift else dev.mul_stages
+        return [ra, r2, Region("CollapseOut", 1, depth, of, {tabs[1]: 1} if kind == 1 and collapse.consts.get(
+            "mean_by_nvert") else {})]
+    return [ra, r2]
 
 
 def collapse_regions(s: Struct, ty: _Types, dev: Device, unrolled: bool, in_type: FixedType | None,
@@ -895,45 +986,71 @@ def _reads_list(reads: dict[str, int]) -> list[dict[str, Any]]:
     return [dict(estimated_table=t, estimated_reads=n) for t, n in reads.items()]
 
 
-def _schedule_regions(regions: list[Region], dev: Device, unrolled: bool, ports: int | None
-                      ) -> tuple[int, int, int, int, int, dict[str, int], list[dict[str, Any]]]:
-    """(latency, DSP, LUT, FF, II of the function, table reads per call, per-region details).
+def _schedule_regions(regions: list[Region], dev: Device, unrolled: bool, ports: dict[str, int | None] | int | None
+                      ) -> tuple[int, int, int, int, int, dict[str, int], dict[str, int], list[dict[str, Any]]]:
+    """(latency, DSP, LUT, FF, II of the function, table reads per call, table read sites, per-region details).
 
-    Loops honoured: every region is a pipelined loop with its own II (table ports), its operators shared
-    over that II. Unrolled (top pipelined): the function is one pipeline whose II is set by all its table
-    reads; operators are shared over that II."""
+    Loops honoured: every region is a pipelined loop with its own II (the ports of the ROM tables it
+    reads), its operators shared over that II. Unrolled (top pipelined): the function is one pipeline
+    whose II is set by all its ROM reads; operators are shared over that II. `ports[t]` is None for a
+    table without a port limit (logic, or a replicated ROM); an int or None applies to every table. A read site is one read per clock: a
+    region reading a table n times per iteration at II k has ceil(n / k) sites (copies of a logic table)."""
     reads_total: dict[str, int] = {}
     for r in regions:
         for t, n in r.reads.items():
             reads_total[t] = reads_total.get(t, 0) + n * r.iterations
+
+    def port(t: str) -> int | None:
+        return ports.get(t) if isinstance(ports, dict) else ports
+
+    def bound(reads: dict[str, int]) -> int:
+        return max([1] + [math.ceil(n / port(t)) for t, n in reads.items() if port(t)])
+
     details = []
+    sites: dict[str, int] = {}
     dsp = lut = ff = 0
     if unrolled:
-        ii = max([1] + [math.ceil(n / ports) for n in reads_total.values()] if ports else [1])
+        ii = bound(reads_total)
         latency = sum(r.depth for r in regions) + (ii - 1)
         for r in regions:
             d, lu, f = r.ops.resources(ii, dev)
             dsp, lut, ff = dsp + d, lut + lu + r.mux_lut, ff + f + r.reg_bits
+            for t, n in r.reads.items():
+                sites[t] = sites.get(t, 0) + math.ceil(n * r.iterations / ii)
             details.append(dict(region=r.name, trip_count=r.iterations, ii=ii, depth_cycles=r.depth,
                                 table_reads=_reads_list(r.reads), dsp=d, lut=lu + r.mux_lut, ff=f + r.reg_bits))
-        return latency, dsp, lut, ff, ii, reads_total, details
+        return latency, dsp, lut, ff, ii, reads_total, sites, details
     latency = 0
     for r in regions:
-        ii = max([1] + ([math.ceil(n / ports) for n in r.reads.values()] if ports else []))
+        ii = bound(r.reads)
         # an iteration's table reads are spread over its II cycles; a pipelined loop adds one cycle
         lat = (r.iterations - 1) * ii + r.depth + (ii - 1) + (1 if r.iterations > 1 else 0)
         latency += lat
         d, lu, f = r.ops.resources(ii, dev)
         dsp, lut, ff = dsp + d, lut + lu + r.mux_lut, ff + f + r.reg_bits
+        for t, n in r.reads.items():
+            sites[t] = sites.get(t, 0) + math.ceil(n / ii)
         details.append(dict(region=r.name, trip_count=r.iterations, ii=ii, depth_cycles=r.depth,
                             latency_cycles=lat, table_reads=_reads_list(r.reads), dsp=d, lut=lu + r.mux_lut,
                             ff=f + r.reg_bits))
-    return latency, dsp, lut, ff, 1, reads_total, details
+    return latency, dsp, lut, ff, 1, reads_total, sites, details
 
 
-def _kernel_tables(call: Call) -> tuple[str, str, str]:
-    a = call.args
-    return (a[-3], a[-2], a[-1]) if len(a) >= 3 else ("exp_table", "recip_table", "tanh_table")
+def _kernel_tables(call: Call) -> dict[str, str]:
+    """kind ("exp", "recip", "tanh") -> the table array a kernel call reads."""
+    pos = _TABLE_ARGS.get(call.func, {})
+    if len(call.args) < max([-p for p in pos.values()] + [0]):
+        return {}
+    return {kind: call.args[p] for kind, p in pos.items()}
+
+
+def logic_table_lut(depth: int, width: int) -> int:
+    """LUTs of one read of a constant table built as logic (a completely partitioned array read with a
+    data-dependent index: a depth:1 multiplexer over constants per bit, which synthesis maps to LUT6s
+    of 64 entries and a mux tree), plus the compact index (an absolute value and a clamp)."""
+    leaves = math.ceil(depth / 64)
+    index_bits = max(1, (max(depth, 2) - 1).bit_length())
+    return width * (leaves + _mux_lut(leaves, 1)) + 2 * index_bits
 
 
 def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None = None,
@@ -959,6 +1076,7 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
     order: list[str] = []
     table_reads: dict[str, int] = {}
     table_users: dict[str, set[str]] = {}
+    table_sites: dict[tuple[str, str], int] = {}  # (layer, table) -> read sites (copies of a logic table)
     prev_out: FixedType | None = None
     kernel_count = 0
 
@@ -972,16 +1090,55 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
             le.function += "+" + call.func
         return le
 
+    def ports_of(name: str) -> int | None:
+        t = prj.tables.get(name)
+        if table_ports is None or (t is not None and t.impl in ("logic", "rom_np")):
+            return None
+        return table_ports
+
+    def add_kernel(le: LayerEstimate, cfg_name: str, regions: list[Region], tabs: dict[str, str]) -> tuple[int, int]:
+        ports = {t: ports_of(t) for r in regions for t in r.reads}
+        lat, dsp, lut, ff, ii, reads, sites, details = _schedule_regions(regions, dev, unrolled, ports)
+        for t, n in reads.items():
+            table_reads[t] = table_reads.get(t, 0) + n
+            table_users.setdefault(t, set()).add(le.name)
+        for t, n in sites.items():
+            key = (le.name, t)
+            table_sites[key] = table_sites.get(key, 0) + n
+        call_latency = lat + (0 if unrolled else 1)  # + call handshake
+        le.latency += call_latency
+        # each kernel function is a process of the DATAFLOW top: the layer's interval is its slowest one
+        le.interval = max(le.interval, ii if unrolled else call_latency)
+        le.dsp, le.lut, le.ff = le.dsp + dsp, le.lut + lut, le.ff + ff
+        le.multiplications += sum(r.ops.n_mult * r.iterations for r in regions)
+        le.dsp_multiplications += sum(r.ops.n_dsp_mult * r.iterations for r in regions)
+        le.regions += [dict(call=cfg_name, **d) for d in details]
+        if unrolled and ii > 1:
+            reads_txt = ", ".join(f"{t}: {n}" for t, n in reads.items())
+            le.notes.append(f"{cfg_name}: II {ii} set by table ports ({reads_txt} reads per call, "
+                            f"{table_ports} ports); operators shared over the II")
+        for d in ([] if unrolled else details):
+            if d["ii"] > 1:
+                reads_txt = ", ".join(f"{t['estimated_table']}: {t['estimated_reads']}" for t in d["table_reads"])
+                le.notes.append(f"{cfg_name} {d['region']}: II {d['ii']} set by table ports ({reads_txt} reads "
+                                f"per iteration, {table_ports} ports)")
+        return call_latency, ii
+
     for call in prj.calls:
-        cfg_name = call.targs[-1].split("::")[-1] if call.targs else ""
+        cfg_names = [a.split("::")[-1] for a in call.targs if a.split("::")[-1] in prj.structs]
+        if call.func in GARNET_PASSES:
+            cfg_names = [a.split("::")[-1] for a in call.targs if a.split("::")[-1].endswith(tuple(
+                f"_b{b}" for b in range(64)))] or cfg_names
+        cfg_name = cfg_names[0] if cfg_names else (call.targs[-1].split("::")[-1] if call.targs else "")
         s = prj.structs.get(cfg_name)
         le = layer_of(call, s)
         if s is None:
             le.modelled = False
             le.notes.append(f"{call.ns}::{call.func}: config {cfg_name!r} not found in parameters.h; not modelled")
             continue
-        if call.func in ("garnet_block", "gravnet_layer"):
-            kernel_count += 1
+        if call.func in KERNEL_FUNCS:
+            if call.func in ("garnet_in", "gravnet_layer"):
+                kernel_count += 1
             le.kernel = True
             R0 = s.consts.get("reuse_factor", 1)
             V = s.consts["n_vertices"]
@@ -990,43 +1147,20 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
                 raise UserError(f"reuse factor {R} does not divide n_vertices = {V} of layer {le.name}")
             le.reuse_factor = R
             tabs = _kernel_tables(call)
-            if call.func == "garnet_block":
-                regions = garnet_regions(s, ty, dev, 1 if unrolled else R, tabs)
+            if call.func == "gravnet_layer":
+                regions = gravnet_regions(s, ty, dev, 1 if unrolled else R,
+                                          (tabs["exp"], tabs["recip"], tabs["tanh"]))
             else:
-                regions = gravnet_regions(s, ty, dev, 1 if unrolled else R, tabs)
-            lat, dsp, lut, ff, ii, reads, details = _schedule_regions(regions, dev, unrolled, table_ports)
-            for t, n in reads.items():
-                table_reads[t] = table_reads.get(t, 0) + n
-                table_users.setdefault(t, set()).add(le.name)
-            le.latency += lat + (0 if unrolled else 1)  # + call handshake
-            le.interval = max(le.interval, ii if unrolled else le.latency)
-            le.dsp, le.lut, le.ff = le.dsp + dsp, le.lut + lut, le.ff + ff
-            le.multiplications += sum(r.ops.n_mult * r.iterations for r in regions)
-            le.dsp_multiplications += sum(r.ops.n_dsp_mult * r.iterations for r in regions)
-            le.regions += [dict(call=cfg_name, **d) for d in details]
-            if unrolled and ii > 1:
-                reads_txt = ", ".join(f"{t}: {n}" for t, n in reads.items())
-                le.notes.append(f"{cfg_name}: II {ii} set by table ports ({reads_txt} reads per call, "
-                                f"{table_ports} ports); operators shared over the II")
-            for d in ([] if unrolled else details):
-                if d["ii"] > 1:
-                    reads_txt = ", ".join(f"{t['estimated_table']}: {t['estimated_reads']}" for t in d["table_reads"])
-                    le.notes.append(f"{cfg_name} {d['region']}: II {d['ii']} set by table ports ({reads_txt} reads "
-                                    f"per iteration, {table_ports} ports)")
-            prev_out = ty.member(s, "output_t")
+                cfgs = [prj.structs[n] for n in cfg_names]
+                collapse = next((prj.structs[a.split("::")[-1]] for a in call.targs
+                                 if a.split("::")[-1].endswith("_collapse") and a.split("::")[-1] in prj.structs), None)
+                regions = garnet_pass_regions(call.func, cfgs, ty, dev, 1 if unrolled else R, tabs, collapse)
+            add_kernel(le, "+".join(cfg_names), regions, tabs)
+            prev_out = ty.member(prj.structs[cfg_names[-1]], "output_t")
         elif call.func == "graph_collapse":
             in_t = ty.resolve(call.targs[0]) if call.targs else prev_out
-            regions = collapse_regions(s, ty, dev, unrolled, in_t, call.args[-1] if call.args else "recip_table")
-            lat, dsp, lut, ff, ii, reads, details = _schedule_regions(regions, dev, unrolled, table_ports)
-            for t, n in reads.items():
-                table_reads[t] = table_reads.get(t, 0) + n
-                table_users.setdefault(t, set()).add(le.name)
-            le.latency += lat + (0 if unrolled else 1)
-            le.interval = max(le.interval, ii if unrolled else le.latency)
-            le.dsp, le.lut, le.ff = le.dsp + dsp, le.lut + lut, le.ff + ff
-            le.multiplications += sum(r.ops.n_mult * r.iterations for r in regions)
-            le.dsp_multiplications += sum(r.ops.n_dsp_mult * r.iterations for r in regions)
-            le.regions += [dict(call=cfg_name, **d) for d in details]
+            regions = collapse_regions(s, ty, dev, True, in_t, call.args[-1] if call.args else "recip_table")
+            add_kernel(le, cfg_name, regions, {})
         elif call.func == "dense":
             c = s.consts
             R = int(c.get("reuse_factor", 1))
@@ -1079,36 +1213,52 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
             le.modelled = False
             le.notes.append(f"{call.ns}::{call.func} is not modelled (counted as 0)")
 
-    # Tables of our kernels (one ROM per distinct array in the top function).
+    # Tables of our kernels (docs/estimate.md, "Tables"): a ROM is one copy per distinct array in the top
+    # function (2 ports); a logic table is one copy per read site; a replicated ROM (rom_np) one copy per
+    # two read sites.
     tables_out = []
-    bram = 0
-    lut_rom = 0
     for name, t in prj.tables.items():
         if t.depth <= 1 or name not in table_users:
             continue
-        b = rom_bram18(t.depth, t.width)
-        lr = rom_lut(t.depth, t.width)
-        bram += b
-        lut_rom += lr
-        tables_out.append(dict(table=name, depth=t.depth, width=t.width, bram_18k=b, lut=lr,
-                               reads_per_inference=table_reads.get(name, 0), layers=sorted(table_users[name])))
         users = sorted(table_users[name])
-        share = max(1, len(users))
-        for u in users:  # attribute the ROM to the layers that read it
-            layers[u].bram_18k += b // share + (1 if users.index(u) < b % share else 0)
-            layers[u].lut += lr // share
+        if t.impl == "logic" or t.impl == "rom_np":
+            per_layer = {u: table_sites.get((u, name), 0) for u in users}
+            sites = sum(per_layer.values())
+            if t.impl == "logic":
+                copies = sites
+                b, lr = 0, sites * logic_table_lut(t.depth, t.width)
+                for u in users:
+                    layers[u].lut += per_layer[u] * logic_table_lut(t.depth, t.width)
+            else:
+                copies = sum(math.ceil(n / 2) for n in per_layer.values())
+                b = copies * rom_bram18(t.depth, t.width)
+                lr = copies * rom_lut(t.depth, t.width)
+                for u in users:
+                    layers[u].bram_18k += math.ceil(per_layer[u] / 2) * rom_bram18(t.depth, t.width)
+                    layers[u].lut += math.ceil(per_layer[u] / 2) * rom_lut(t.depth, t.width)
+        else:
+            copies = 1
+            b = rom_bram18(t.depth, t.width)
+            lr = rom_lut(t.depth, t.width)
+            share = max(1, len(users))
+            for u in users:  # attribute the ROM to the layers that read it
+                layers[u].bram_18k += b // share + (1 if users.index(u) < b % share else 0)
+                layers[u].lut += lr // share
+        tables_out.append(dict(table=name, depth=t.depth, width=t.width, implementation=t.impl, copies=copies,
+                               bram_18k=b, lut=lr, reads_per_inference=table_reads.get(name, 0), layers=users))
 
     est_layers = [layers[n] for n in order]
     io_cycles = 1  # ap_vld input/output registers of the top function
     latency = sum(l.latency for l in est_layers) + io_cycles
     if prj.top_pragma == "pipeline":
         interval = max([prj.top_ii] + [l.interval for l in est_layers])
-        if table_ports:
-            for name, n in table_reads.items():
-                if len(table_users.get(name, ())) and n:
-                    interval = max(interval, math.ceil(n / table_ports))
+        for name, n in table_reads.items():
+            p = ports_of(name)
+            if p and len(table_users.get(name, ())) and n:
+                interval = max(interval, math.ceil(n / p))
     elif prj.top_pragma == "dataflow":
-        interval = max([1] + [max(l.interval, l.latency if l.kernel else l.interval) for l in est_layers])
+        # every kernel function and hls4ml layer is a process; a new inference enters when the slowest is free
+        interval = max([1] + [l.interval for l in est_layers])
     else:
         interval = latency + 1
 
@@ -1118,7 +1268,7 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
             "pipelined function (UG1399 'Function Pipelining'), so the GarNet/GravNet reuse-factor loops are "
             "estimated fully unrolled and the reuse factor does not reduce their resources. A DATAFLOW top "
             "(hls4ml PipelineStyle: dataflow) keeps them; see the --plot sweep")
-    if any(t["reads_per_inference"] > (table_ports or 10**9) for t in tables_out):
+    if any(t["implementation"] == "rom" and t["reads_per_inference"] > (table_ports or 10**9) for t in tables_out):
         notes.append(
             "data-indexed tables are ROMs with %s read ports: their reads per iteration set the II of the kernel "
             "loops (shown per region); replicating the tables per vertex lane would remove this bound" % table_ports)
@@ -1180,7 +1330,10 @@ def format_estimate(est: Estimate) -> str:
         f"(min {ns:g} / max {ns:g} ns at {est.clock_ns:g} ns); estimated interval {est.interval} cycles",
     ]
     for t in est.tables:
-        lines.append(f"  table {t['table']}: {t['depth']} x {t['width']} bits -> est. {t['bram_18k']} BRAM_18K, "
+        how = {"logic": "logic, one copy per read site", "rom_np": "replicated ROM, one copy per 2 read sites",
+               "rom": "one ROM, 2 ports"}.get(t.get("implementation", "rom"), "")
+        lines.append(f"  table {t['table']}: {t['depth']} x {t['width']} bits, {how}: {t.get('copies', 1)} "
+                     f"cop{'y' if t.get('copies', 1) == 1 else 'ies'} -> est. {t['bram_18k']} BRAM_18K, "
                      f"{t['lut']} LUT; {t['reads_per_inference']} reads per inference")
     for l in est.layers:
         for n in l.notes:
@@ -1202,7 +1355,7 @@ def reuse_sweep(project_dir: str | Path, reuse_factors: list[int] | None = None,
     prj = load_project(project_dir)
     kernel_layers: dict[str, int] = {}
     for call in prj.calls:
-        if call.func in ("garnet_block", "gravnet_layer"):
+        if call.func in ("garnet_in", "gravnet_layer"):
             s = prj.structs.get(call.targs[-1].split("::")[-1]) if call.targs else None
             if s is not None:
                 name = s.layer or call.comment or call.func

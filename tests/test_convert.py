@@ -54,18 +54,43 @@ def test_paper_project_layout_and_settings(preset_project):
 
 
 def test_tables_in_firmware_are_the_python_tables(preset_project):
-    """The exp table written into the firmware holds exactly garnet_hls.tables' numbers."""
+    """The exp table written into the firmware is garnet_hls.tables' table in its compact form (exp(-d^2)
+    is even: indexed by min(|d|, N-1)), which gives exactly the Python number for every distance code,
+    and small enough to be built as logic, one copy per read (partitioned completely in the top)."""
     from garnet_hls import tables
     from garnet_hls.quant import parse_spec
 
     model, _, prj, _ = preset_project("garnet_paper")
     layer = model.get_layer("garnet")
     specs = layer.quantizer_specs()
-    expected = tables.exp_neg_square_table(parse_spec(specs["distance"]), parse_spec(specs["edge_weight"]))
+    d_t = parse_spec(specs["distance"])
+    expected = tables.exp_neg_square_table(d_t, parse_spec(specs["edge_weight"]))
     (hdr,) = [p for p in (prj / "firmware" / "weights").glob("t*_exp.h")]
     text = hdr.read_text()
     values = np.array([float(v) for v in text[text.index("{") + 1:text.rindex("}")].split(",")])
-    np.testing.assert_array_equal(values, expected)
+    assert len(values) < len(expected) // 4
+    np.testing.assert_array_equal(tables.expand_table(tables.FOLD_EVEN, values, d_t), expected)
+    params = (prj / "firmware" / "parameters.h").read_text()
+    assert f"exp_table_size = {len(values)};" in params and f"exp_fold = {tables.FOLD_EVEN};" in params
+    top = (prj / "firmware" / "myproject.cpp").read_text()
+    assert f"#pragma HLS ARRAY_PARTITION variable={hdr.stem} complete dim=1" in top
+
+
+def test_compact_tables_fall_back_to_the_full_table():
+    """A fold is used only when it reproduces every entry: tanh into a signed output whose +1 saturates
+    but whose -1 does not is not odd, so its full table is kept."""
+    from garnet_hls import tables
+    from garnet_hls.quant import FixedType
+
+    x_t = FixedType(12, 4, True)
+    wide = tables.tanh_table(x_t, FixedType(16, 6, True))
+    mode, t = tables.compact_table(wide, x_t, "odd")
+    assert mode == tables.FOLD_ODD and len(t) < 2048
+    np.testing.assert_array_equal(tables.expand_table(mode, t, x_t), wide)
+    narrow = tables.tanh_table(x_t, FixedType(8, 1, True))
+    mode, t = tables.compact_table(narrow, x_t, "odd")
+    assert mode == tables.FOLD_NONE
+    np.testing.assert_array_equal(t, narrow)
 
 
 def test_compare_names_the_diverging_layer(preset_project, calo_events, tmp_path):

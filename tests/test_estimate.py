@@ -87,7 +87,9 @@ def test_project_is_read_from_its_files(small_project):
     assert prj.top_pragma == "dataflow"  # garnet-hls' default top, so that the kernels' reuse factor counts
     assert prj.part == "xcku115-flvb2104-2-i" and prj.clock_ns == 5
     funcs = [c.func for c in prj.calls]
-    assert funcs[:3] == ["garnet_block", "garnet_block", "graph_collapse"]
+    # one function per vertex pass: VertexIn of block 0, VertexOut of 0 fused with VertexIn of 1, then
+    # VertexOut of the last block with the collapse accumulated in it
+    assert funcs[:3] == ["garnet_in", "garnet_mid", "garnet_out_collapse"]
     assert "dense" in funcs and "relu" in funcs
     s = prj.structs["config3_b1"]
     assert s.layer == "garnet"
@@ -96,7 +98,9 @@ def test_project_is_read_from_its_files(small_project):
     assert ty.member(s, "kernel_t") == E.FixedType(16, 4, True)
     assert ty.member(s, "edge_weight_t") == E.FixedType(14, 1, False)
     assert ty.resolve("config3_b0::output_t") == E.FixedType(16, 6, True)
-    assert prj.tables["t3_exp"].depth == 4096 and prj.tables["t3_exp"].width == 14
+    # the compact exp table (exp(-d^2) over |d|), partitioned completely in the top: logic, a copy per read
+    exp = prj.tables["t3_exp"]
+    assert 64 < exp.depth <= 1024 and exp.width == 14 and exp.impl == "logic"
 
 
 def test_parse_type():
@@ -155,20 +159,34 @@ def test_dataflow_top_keeps_the_reuse_factor(small_project, tmp_path):
     kept = _kernel(E.estimate_project(small_project, loops="honoured"))
     k = _kernel(est)
     assert (k.latency, k.dsp) == (kept.latency, kept.dsp)
-    # dataflow: the interval is the slowest process, not the sum
-    assert est.interval == max(l.latency if l.kernel else l.interval for l in est.layers) < est.latency
+    # dataflow: every pass of the kernel is a process; the interval is the slowest one, not the sum
+    assert est.interval == max(l.interval for l in est.layers) < k.latency
+    passes = [r for r in k.regions if r["region"].startswith("Vertex")]
+    assert [r["region"] for r in passes] == ["VertexIn", "VertexOutIn", "VertexOutCollapse"]
+    assert est.interval < sum(r["latency_cycles"] for r in passes)
 
 
-def test_table_ports_bound_the_interval(small_project):
-    """VertexIn reads V/R x A entries of the exp table per iteration from a 2-port ROM."""
-    s = E.load_project(small_project).structs["config3_b1"]  # A = 4
+def test_table_ports_bound_the_interval(small_project, tmp_path):
+    """Without its partition pragma the exp table is one 2-port ROM: the fused VertexOut/VertexIn pass of
+    block 1 then reads V/R x A entries per iteration through 2 ports, and its II grows with V/R. As
+    generated (a logic table, one copy per read) every pass runs at II 1."""
+    prj = tmp_path / "rom"
+    shutil.copytree(small_project, prj)
+    top = prj / "firmware" / "myproject.cpp"
+    top.write_text(top.read_text().replace("#pragma HLS ARRAY_PARTITION variable=t3_exp complete dim=1", ""))
+    assert E.load_project(prj).tables["t3_exp"].impl == "rom"
+    s = E.load_project(prj).structs["config3_b1"]  # A = 4
     for r in (1, 4, 16):
-        est = E.estimate_project(small_project, reuse=r, loops="honoured")
-        region = next(x for x in _kernel(est).regions if x["call"] == "config3_b1" and x["region"] == "VertexIn")
+        est = E.estimate_project(prj, reuse=r, loops="honoured")
+        region = next(x for x in _kernel(est).regions if x["region"] == "VertexOutIn")
         vr = s.consts["n_vertices"] // r
         assert region["ii"] == max(1, -(-vr * 4 // 2))
-    free = E.estimate_project(small_project, reuse=1, loops="honoured", table_ports=None)
-    assert all(x["ii"] == 1 for x in _kernel(free).regions)
+        gen = E.estimate_project(small_project, reuse=r, loops="honoured")
+        assert all(x["ii"] == 1 for x in _kernel(gen).regions)
+        (t,) = gen.tables
+        assert t["implementation"] == "logic" and t["bram_18k"] == 0
+        # one copy per read site: V/R x A reads per clock in each of the two passes that read it
+        assert t["copies"] == vr * (2 + 4)
 
 
 def test_dsp_counts_the_parallel_wide_multiplications(small_project):
@@ -274,7 +292,7 @@ def test_gravnet_kernel_from_its_config_struct():
         # the squared distances (13 x 13 bits) are the only DSP multiplications: V/R x N x S of them
         assert regions[1].ops.n_dsp_mult == (64 // r) * 64 * 4
         assert regions[1].reads == {"exp_table": (64 // r) * 8}
-        latency, d, *_ = E._schedule_regions(regions, dev, False, None)
+        latency, d, *_ = E._schedule_regions(regions, dev, False, None)  # None: no table port limit
         lat.append(latency)
         dsp.append(d)
     assert lat[0] > lat[1] > lat[2] and dsp[0] < dsp[1] < dsp[2]
@@ -378,14 +396,20 @@ def test_paper_model_estimate(paper_project):
     est = E.estimate_project(paper_project)
     k = _kernel(est)
     assert (k.name, k.kind, k.reuse_factor) == ("garnet", "GarNetStack", 32)
-    # 8-bit kernels and 10-bit edge weights: no multiplication of the paper model is wide enough for a DSP
-    assert est.dsp == 0 and k.multiplications > 0 and k.dsp_multiplications == 0
-    # one exp table (4096 x 10 bits) shared by the three blocks, read V x A times per block
-    assert [(t["table"], t["bram_18k"], t["reads_per_inference"]) for t in est.tables] == [("t3_exp", 3, 128 * 16)]
-    # DATAFLOW top: the interval is the slowest layer's; the table ports bound the GarNet layer from below
+    # 8-bit kernels: the products by weights are LUTs; the two products of variables (w g and w hw) are
+    # bound to DSPs by garnet.h: V/R in flight per clock, each used R times
+    per_event = 128 * (4 * 8 + 8 * 4) + 128 * (4 * 8 + 8 * 4) + 128 * (8 * 16 + 16 * 8)
+    assert k.dsp_multiplications == per_event and k.multiplications > per_event
+    assert est.dsp >= per_event // 32  # one DSP each, two for a product wider than 27 x 18
+    # one compact exp table (675 x 10 bits) read V x A times per block, built as logic: a copy per read
+    # site (V/R x A per clock in each block), no block RAM
+    (t,) = est.tables
+    assert (t["table"], t["implementation"], t["depth"], t["bram_18k"]) == ("t3_exp", "logic", 675, 0)
+    assert t["reads_per_inference"] == 128 * 16 and t["copies"] == 4 * 16
+    # DATAFLOW top: the interval is the slowest pass (about R clocks), far below the latency
     assert est.interval == max(layer.interval for layer in est.layers)
-    assert est.interval >= 128 * 16 // 2 and est.latency > est.interval
-    assert est.bram_18k == 3
+    assert 32 < est.interval < 64 and est.latency > 4 * 32
+    assert est.bram_18k == 0
 
 
 # ------------------------------------------------------------------------------------------------

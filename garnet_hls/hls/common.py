@@ -131,3 +131,42 @@ def graph_output_shape(layer: dict, input_shapes, n_out: int):
     if layer["collapse"]:
         return [input_shapes[0][0], n_out]
     return [input_shapes[0][0], layer["n_vertices"], n_out]
+
+
+def add_compact_table(layer, name: str, var_name: str, full, index_t: FixedType, out_t: FixedType, symmetry: str):
+    """A lookup table written into the firmware in its compact form (``garnet_hls.tables.compact_table``);
+    the fold mode goes into the layer's attribute ``<name>_fold`` for the config struct."""
+    from garnet_hls import tables
+
+    mode, data = tables.compact_table(full, index_t, symmetry)
+    layer.set_attr(f"{name}_fold", mode)
+    return add_fixed_weights(layer, name, var_name, data, out_t)
+
+
+def recip_code(n: int, recip_t: FixedType) -> int:
+    """The integer code of Q(1/n) in ``recip_t``: the constant a mean over a fixed n multiplies by."""
+    from garnet_hls import tables
+
+    return int(round(tables.reciprocal_table(n, recip_t)[n] * 2.0 ** recip_t.frac))
+
+
+def table_pragmas(node, table_names) -> list[str]:
+    """Pragmas in the top function for the layer's lookup tables (docs/estimate.md, "Tables per lane"):
+    a table of at most tables.LOGIC_TABLE_MAX_ENTRIES entries is partitioned completely (logic: every
+    read is its own multiplexer over constants), a bigger one is a multi-port ROM (HLS replicates it,
+    one copy per two reads per clock)."""
+    from garnet_hls import tables
+
+    backend = str(node.model.config.get_config_value("Backend") or "Vivado").lower()
+    lines = []
+    for name in table_names:
+        w = node.weights[name]
+        if w.data_length <= 1:
+            continue
+        if tables.table_is_logic(w.data_length):
+            lines.append(f"#pragma HLS ARRAY_PARTITION variable={w.name} complete dim=1")
+        elif backend.startswith("vitis"):
+            lines.append(f"#pragma HLS BIND_STORAGE variable={w.name} type=rom_np impl=bram")
+        else:
+            lines.append(f"#pragma HLS RESOURCE variable={w.name} core=ROM_nP_BRAM")
+    return lines

@@ -22,6 +22,7 @@ from garnet_hls.hls.common import (
     ACTIVATION_CODES,
     COLLAPSE_CODES,
     MAX_CODE_BITS,
+    add_compact_table,
     add_fixed_weights,
     check_code_widths,
     cpp_type,
@@ -29,7 +30,9 @@ from garnet_hls.hls.common import (
     graph_layer_fields,
     graph_output_shape,
     product,
+    recip_code,
     resolve_types,
+    table_pragmas,
     to_hls4ml,
     union_type,
 )
@@ -128,15 +131,15 @@ class GarNetLayer(Layer):
             x_t = t["output"]
         self.set_attr("blocks", blocks)
 
-        add_fixed_weights(self, "exp_table", "t{index}_exp", tables.exp_neg_square_table(t["distance"], t["edge_weight"]),
-                          t["edge_weight"])
+        add_compact_table(self, "exp_table", "t{index}_exp", tables.exp_neg_square_table(t["distance"], t["edge_weight"]),
+                          t["distance"], t["edge_weight"], "even")
         add_fixed_weights(self, "recip_table", "t{index}_recip", tables.reciprocal_table(V, t["reciprocal"]),
                           t["reciprocal"])
         if self.get_attr("output_activation") == "tanh":
             tanh = tables.tanh_table(t["preactivation"], t["output"])
         else:
             tanh = np.zeros(1)
-        add_fixed_weights(self, "tanh_table", "t{index}_tanh", tanh, t["output"])
+        add_compact_table(self, "tanh_table", "t{index}_tanh", tanh, t["preactivation"], t["output"], "odd")
 
         fo = self.get_attr("n_filters")[-1]
         shape = [fo] if self.get_attr("collapse") else [V, fo]
@@ -162,9 +165,12 @@ def _block_config(layer, b):
         f"    static const bool mean_by_nvert = {'true' if layer.get_attr('mean_by_nvert') else 'false'};",
         f"    static const unsigned activation = {act};",
         f"    static const unsigned reuse_factor = {layer.get_attr('reuse_factor')};",
-        f"    static const unsigned exp_table_size = {1 << t['distance'].width};",
+        f"    static const unsigned exp_table_size = {layer.weights['exp_table'].data_length};",
+        f"    static const unsigned exp_fold = {layer.get_attr('exp_table_fold')};",
         f"    static const unsigned recip_table_size = {layer.get_attr('n_vertices') + 1};",
+        f"    static const long long recip_v_code = {recip_code(layer.get_attr('n_vertices'), t['reciprocal'])};",
         f"    static const unsigned tanh_table_size = {layer.weights['tanh_table'].data_length};",
+        f"    static const unsigned tanh_fold = {layer.get_attr('tanh_table_fold')};",
         f"    typedef {cpp_type(bt['input_t'])} input_t;",
         f"    typedef {cpp_type(t['kernel'], exact=True)} kernel_t;",
         f"    typedef {cpp_type(t['bias'], exact=True)} bias_t;",
@@ -205,6 +211,7 @@ def _collapse_config(layer):
         f"    static const unsigned collapse = {COLLAPSE_CODES[layer.get_attr('collapse')]};",
         f"    static const bool mean_by_nvert = {'true' if layer.get_attr('mean_by_nvert') else 'false'};",
         f"    static const unsigned recip_table_size = {V + 1};",
+        f"    static const long long recip_v_code = {recip_code(V, t['reciprocal'])};",
         f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
         f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
         "};",
@@ -223,6 +230,10 @@ class GarNetConfigTemplate(LayerConfigTemplate):
 
 
 class GarNetFunctionTemplate(FunctionCallTemplate):
+    """The calls of a GarNet layer in the top function: one function per vertex pass (``firmware/garnet.h``):
+    ``garnet_in`` (block 0), ``garnet_mid`` (block b -> b+1), ``garnet_out`` or ``garnet_out_collapse``,
+    with the per-block state arrays between them."""
+
     def __init__(self):
         super().__init__(GarNetLayer, include_header=INCLUDES)
 
@@ -230,32 +241,39 @@ class GarNetFunctionTemplate(FunctionCallTemplate):
         i = node.index
         x = node.get_input_variable(node.inputs[0]).name
         x_type = node.get_input_variable(node.inputs[0]).type.name
-        nvtx = node.get_input_variable(node.inputs[1]).name
+        nvtx = node.get_input_variable(node.inputs[1]).name + "[0]"
         out = node.get_output_variable()
-        n_blocks = len(node.get_attr("blocks"))
+        blocks = node.get_attr("blocks")
+        simplified = bool(node.get_attr("simplified"))
         collapse = bool(node.get_attr("collapse"))
-        lines = []
-        src, src_t = x, x_type
         V = node.get_attr("n_vertices")
-        for b in range(n_blocks):
-            last = b == n_blocks - 1
-            if last and not collapse:
-                dst, dst_t = out.name, out.type.name
-            else:
-                dst, dst_t = f"layer{i}_b{b}_out", f"config{i}_b{b}::output_t"
-                fo = node.get_attr("blocks")[b]["fo"]
-                lines.append(f"{dst_t} {dst}[{V * fo}];")
-                lines.append(f"#pragma HLS ARRAY_PARTITION variable={dst} complete dim=0")
-            w = [node.weights[f"b{b}_{s}"].name for s in ("sk", "sb", "pk", "pb", "ok", "ob")]
-            tabs = [node.weights[n].name for n in ("exp_table", "recip_table", "tanh_table")]
-            lines.append(
-                f"garnet_hls::garnet_block<{src_t}, {dst_t}, config{i}_b{b}>({src}, {nvtx}[0], {dst}, "
-                + ", ".join(w + tabs) + ");"
-            )
-            src, src_t = dst, dst_t
+        lines = table_pragmas(node, ("exp_table", "tanh_table"))
+        state = []
+        for b, blk in enumerate(blocks):
+            cfg = f"config{i}_b{b}"
+            names = [f"layer{i}_b{b}_{s_}" for s_ in ("w", "sum", "mx", "x")]
+            nx = 1 if simplified else V * blk["f_in"]
+            decl = [(f"{cfg}::edge_weight_c::int_t", names[0], V * blk["a"]),
+                    (f"{cfg}::agg_sum_c::int_t", names[1], blk["a"] * blk["g"]),
+                    (f"{cfg}::agg_prod_c::int_t", names[2], blk["a"] * blk["g"]),
+                    (f"{cfg}::input_c::int_t", names[3], nx)]
+            for ctype, name, size in decl:  # registers; a pass reads row v = iu R + ir through an R:1 mux
+                lines.append(f"{ctype} {name}[{size}];")
+                lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} complete dim=0")
+            state.append(names)
+        w = lambda b, keys: [node.weights[f"b{b}_{k}"].name for k in keys]  # noqa: E731
+        exp_t, recip_t, tanh_t = (node.weights[n].name for n in ("exp_table", "recip_table", "tanh_table"))
+        lines.append(f"garnet_hls::garnet_in<{x_type}, config{i}_b0>({x}, {nvtx}, " + ", ".join(
+            state[0] + w(0, ("sk", "sb", "pk", "pb")) + [exp_t]) + ");")
+        for b in range(len(blocks) - 1):
+            lines.append(f"garnet_hls::garnet_mid<config{i}_b{b}, config{i}_b{b + 1}>({nvtx}, " + ", ".join(
+                state[b] + w(b, ("ok", "ob")) + [recip_t, tanh_t] + state[b + 1] + w(b + 1, ("sk", "sb", "pk", "pb"))
+                + [exp_t]) + ");")
+        last = len(blocks) - 1
+        args = ", ".join(state[last] + w(last, ("ok", "ob")) + [recip_t, tanh_t, out.name])
         if collapse:
-            lines.append(
-                f"garnet_hls::graph_collapse<{src_t}, {out.type.name}, config{i}_collapse>({src}, {nvtx}[0], "
-                f"{out.name}, {node.weights['recip_table'].name});"
-            )
+            lines.append(f"garnet_hls::garnet_out_collapse<config{i}_b{last}, config{i}_collapse, {out.type.name}>"
+                         f"({nvtx}, {args});")
+        else:
+            lines.append(f"garnet_hls::garnet_out<config{i}_b{last}, {out.type.name}>({nvtx}, {args});")
         return lines

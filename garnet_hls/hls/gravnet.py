@@ -24,6 +24,7 @@ from garnet_hls.hls.common import (
     ACTIVATION_CODES,
     COLLAPSE_CODES,
     MAX_CODE_BITS,
+    add_compact_table,
     add_fixed_weights,
     check_code_widths,
     cpp_type,
@@ -31,7 +32,9 @@ from garnet_hls.hls.common import (
     graph_layer_fields,
     graph_output_shape,
     product,
+    recip_code,
     resolve_types,
+    table_pragmas,
     to_hls4ml,
 )
 from garnet_hls.layers.gravnet import GravNet
@@ -144,16 +147,16 @@ class GravNetLayer(Layer):
         for key in ("S_bias", "P_bias", "O_bias"):
             short = key[0].lower() + "b"
             add_fixed_weights(self, short, f"w{{index}}_{short}", b_t.quantize(self.get_attr(f"{key}_data")), b_t)
-        add_fixed_weights(self, "exp_table", "t{index}_exp",
-                          tables.exp_neg_scaled_table(t["distance"], t["edge_weight"],
-                                                      self.get_attr("potential_scale")), t["edge_weight"])
+        add_compact_table(self, "exp_table", "t{index}_exp",
+                          tables.exp_neg_scaled_table(t["distance"], t["edge_weight"], self.get_attr("potential_scale")),
+                          t["distance"], t["edge_weight"], "clamp")
         add_fixed_weights(self, "recip_table", "t{index}_recip", tables.reciprocal_table(V, t["reciprocal"]),
                           t["reciprocal"])
         if self.get_attr("output_activation") == "tanh":
             tanh = tables.tanh_table(t["preactivation"], t["output"])
         else:
             tanh = np.zeros(1)
-        add_fixed_weights(self, "tanh_table", "t{index}_tanh", tanh, t["output"])
+        add_compact_table(self, "tanh_table", "t{index}_tanh", tanh, t["preactivation"], t["output"], "odd")
 
         fo = self.get_attr("n_filters")
         shape = [fo] if self.get_attr("collapse") else [V, fo]
@@ -192,9 +195,12 @@ def _layer_config(layer):
         f"    static const unsigned n_levels = {plan['n_levels']};",
         f"    static const unsigned index_bits = {plan['index_bits']};",
         f"    static const bool sort_final = {_bool(plan['sort_final'])};",
-        f"    static const unsigned exp_table_size = {1 << t['distance'].width};",
+        f"    static const unsigned exp_table_size = {layer.weights['exp_table'].data_length};",
+        f"    static const unsigned exp_fold = {layer.get_attr('exp_table_fold')};",
         f"    static const unsigned recip_table_size = {V + 1};",
+        f"    static const long long recip_k_code = {recip_code(layer.get_attr('n_neighbours'), t['reciprocal'])};",
         f"    static const unsigned tanh_table_size = {layer.weights['tanh_table'].data_length};",
+        f"    static const unsigned tanh_fold = {layer.get_attr('tanh_table_fold')};",
         f"    typedef {cpp_type(t['input'])} input_t;",
         f"    typedef {cpp_type(t['kernel'], exact=True)} kernel_t;",
         f"    typedef {cpp_type(t['bias'], exact=True)} bias_t;",
@@ -223,6 +229,7 @@ def _collapse_config(layer):
         f"    static const unsigned collapse = {COLLAPSE_CODES[layer.get_attr('collapse')]};",
         f"    static const bool mean_by_nvert = {_bool(layer.get_attr('mean_by_nvert'))};",
         f"    static const unsigned recip_table_size = {V + 1};",
+        f"    static const long long recip_v_code = {recip_code(V, t['reciprocal'])};",
         f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
         f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
         "};",
@@ -250,7 +257,7 @@ class GravNetFunctionTemplate(FunctionCallTemplate):
         nvtx = node.get_input_variable(node.inputs[1]).name
         out = node.get_output_variable()
         collapse = bool(node.get_attr("collapse"))
-        lines = []
+        lines = table_pragmas(node, ("exp_table", "tanh_table"))
         if collapse:
             dst, dst_t = f"layer{i}_vtx", f"config{i}::output_t"
             lines.append(f"{dst_t} {dst}[{node.get_attr('n_vertices') * node.get_attr('n_filters')}];")
