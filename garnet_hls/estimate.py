@@ -499,8 +499,8 @@ def load_project(project_dir: str | Path) -> Project:
             if arg not in tables:
                 tables[arg] = _table_shape(wdir / f"{arg}.h", arg, typedefs)
     # how the top function builds each table (garnet_hls.hls.common.table_pragmas)
-    for name, t in tables.items():
-        n = re.escape(name)
+    for tname, t in tables.items():
+        n = re.escape(tname)
         if re.search(rf"#pragma\s+HLS\s+ARRAY_PARTITION\s+variable\s*=\s*{n}\s+complete", code, re.I):
             t.impl = "logic"
         elif re.search(rf"#pragma\s+HLS\s+(RESOURCE\s+variable\s*=\s*{n}\s+core\s*=\s*ROM_nP|"

@@ -1460,11 +1460,20 @@ def add_cli(subparsers) -> None:
     p.add_argument("project", help="hls4ml project directory (or a directory holding report files)")
     p.add_argument("--json", metavar="FILE", help="also write the parsed reports as JSON")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with plots")
+    p.add_argument("--estimate", action="store_true",
+                   help="print our estimate (garnet-hls estimate) beside the C-synthesis report, with ratios")
     p.set_defaults(func=run_report)
 
 
 def run_report(args) -> int:
     report = load_report(args.project)
+    if getattr(args, "estimate", False):
+        from garnet_hls import estimate
+        from garnet_hls.estimate_report import format_comparison
+
+        print(format_comparison(estimate.estimate_project(args.project), report.csynth), end="")
+        if report.csynth is None:
+            return 0
     if report.csynth is None and report.cosim is None and report.vsynth is None:
         looked = ", ".join(report.files.searched)
         raise UserError(

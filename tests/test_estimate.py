@@ -477,3 +477,50 @@ def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     assert err.count("\n") == 1 and "not a garnet-hls project" in err
     assert main(["estimate", str(small_project), "--plot", str(tmp_path / "p.png"), "--reuse", "3"]) == 1
     assert "do not divide" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# garnet-hls report PROJECT --estimate
+# ------------------------------------------------------------------------------------------------
+
+REAL_CSYNTH = REPO / "tests" / "data" / "vivado-reports" / "hls4ml-test_report-dense16x5" / "myproject_csynth.xml"
+
+
+def test_report_prints_synthesis_beside_the_estimate(small_project, tmp_path, capsys):
+    """A real C-synthesis report copied into a project (where garnet-hls synth would leave it) is printed
+    beside the project's estimate with estimate / synthesis ratios. (The report is of another design, the
+    hls4ml test Dense 16->5 on a 7z020: what is tested is that the numbers are the report's, read by the
+    parser, and the estimate's, and the ratios theirs.)"""
+    from garnet_hls.cli import main
+    from garnet_hls.reports import parse_csynth_xml
+
+    prj = tmp_path / "prj"
+    shutil.copytree(small_project, prj)
+    rdir = prj / "myproject_prj" / "solution1" / "syn" / "report"
+    rdir.mkdir(parents=True)
+    shutil.copy(REAL_CSYNTH, rdir / "myproject_csynth.xml")
+    assert main(["report", str(prj), "--estimate"]) == 0
+    out = capsys.readouterr().out
+    real = parse_csynth_xml(REAL_CSYNTH)
+    assert (real.latency_worst, real.interval_max, real.resources["DSP"], real.resources["LUT"]) == (10, 8, 73, 2532)
+    est = E.estimate_project(prj)
+    assert E.BANNER in out and "estimate / synthesis" in out
+    table = out.split("estimate / synthesis\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]  # below the rule
+    rows = {line.split("  ")[1].strip(): line.split() for line in table}
+    assert len(rows) == 6
+    assert rows["latency [cycles]"][2:] == ["10", f"{est.latency:,}", f"{est.latency / 10:.2f}"]
+    assert rows["interval [cycles]"][2:] == ["8", f"{est.interval:,}", f"{est.interval / 8:.2f}"]
+    assert rows["DSP"][1:] == ["73", f"{est.dsp:,}", f"{est.dsp / 73:.2f}"]
+    assert rows["LUT"][1:] == ["2,532", f"{est.lut:,}", f"{est.lut / 2532:.2f}"]
+    assert rows["BRAM_18K"][1:] == ["0", f"{est.bram_18k:,}", "-"]  # no ratio to 0
+    assert "is not the project's xcku115" in out  # the report's part differs from the project's
+    # the synthesis summary itself follows
+    assert "myproject" in out.split("estimate / synthesis", 1)[1]
+
+
+def test_report_estimate_without_synthesis_report(small_project, capsys):
+    from garnet_hls.cli import main
+
+    assert main(["report", str(small_project), "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "no C-synthesis report" in out and E.BANNER in out
