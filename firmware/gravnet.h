@@ -37,7 +37,11 @@
 // Every compare-exchange and its position are fixed by (V, k): the network has no data-dependent control. Comparators
 // and stages: garnet_hls.hls.gravnet.topk_network_cost(V, k).
 //
-// The reuse factor R sets the parallelism: V/R query vertices per clock, R clocks per pass.
+// The reuse factor R sets the parallelism: V/R query vertices per clock, R clocks per pass. The two
+// passes are two functions, gravnet_in and gravnet_query, called in a row by the top function with the
+// per-vertex state (input codes, coordinates, features) in arrays between them: under the DATAFLOW top
+// each is a process, so a new event enters when the slower (gravnet_query, about R clocks plus its
+// pipeline depth) is free.
 #ifndef GARNET_HLS_GRAVNET_H_
 #define GARNET_HLS_GRAVNET_H_
 
@@ -122,18 +126,105 @@ MergeLevel:
 // ------------------------------------------------------------------------------------------------
 // The layer
 // ------------------------------------------------------------------------------------------------
-template <class x_T, class y_T, class CONFIG_T>
-void gravnet_layer(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const unsigned nvtx,
-                   y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out],
-                   const typename CONFIG_T::kernel_t s_kernel[CONFIG_T::n_in * CONFIG_T::n_dimensions],
-                   const typename CONFIG_T::bias_t s_bias[CONFIG_T::n_dimensions],
-                   const typename CONFIG_T::kernel_t p_kernel[CONFIG_T::n_in * CONFIG_T::n_propagate],
-                   const typename CONFIG_T::bias_t p_bias[CONFIG_T::n_propagate],
+// Pass 1 of a GravNet layer (a process of its own under the DATAFLOW top): the input codes, learned
+// coordinates and propagated features of every vertex, into arrays of the top function (registers).
+template <class x_T, class CONFIG_T>
+void gravnet_in(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in],
+                typename CONFIG_T::input_c::int_t xh[CONFIG_T::n_vertices][CONFIG_T::n_in],
+                typename CONFIG_T::coord_c::int_t s[CONFIG_T::n_vertices][CONFIG_T::n_dimensions],
+                typename CONFIG_T::feature_c::int_t f[CONFIG_T::n_vertices][CONFIG_T::n_propagate],
+                const typename CONFIG_T::kernel_t s_kernel[CONFIG_T::n_in * CONFIG_T::n_dimensions],
+                const typename CONFIG_T::bias_t s_bias[CONFIG_T::n_dimensions],
+                const typename CONFIG_T::kernel_t p_kernel[CONFIG_T::n_in * CONFIG_T::n_propagate],
+                const typename CONFIG_T::bias_t p_bias[CONFIG_T::n_propagate]) {
+    // code formats (fixed_code) of the quantization points and of the exact intermediate values
+    typedef typename CONFIG_T::input_c X;
+    typedef typename CONFIG_T::kernel_c KW;
+    typedef typename CONFIG_T::bias_c BW;
+    typedef typename CONFIG_T::dense_accum_c DA;
+    typedef typename CONFIG_T::coord_c CO;
+    typedef typename CONFIG_T::feature_c FE;
+    typedef typename CONFIG_T::diff_c DF;
+    typedef typename CONFIG_T::dist_sum_c DS;
+    typedef typename CONFIG_T::distance_c DI;
+    typedef typename CONFIG_T::edge_weight_c EW;
+    typedef typename CONFIG_T::agg_prod_c AP;
+    typedef typename CONFIG_T::agg_sum_c AS;
+    typedef typename CONFIG_T::recip_c RC;
+    typedef typename CONFIG_T::mean_prod_c MP;
+    typedef typename CONFIG_T::aggregate_c AG;
+    typedef typename CONFIG_T::pre_c PR;
+    typedef typename CONFIG_T::key_c KY;
+    typedef typename KY::int_t key_t;
+
+    const unsigned V = CONFIG_T::n_vertices;
+    const unsigned F = CONFIG_T::n_in;
+    const unsigned S = CONFIG_T::n_dimensions;
+    const unsigned P = CONFIG_T::n_propagate;
+    const unsigned FO = CONFIG_T::n_out;
+    const unsigned N = CONFIG_T::n_pad;
+    const unsigned K = CONFIG_T::n_block;
+    const unsigned k = CONFIG_T::n_neighbours;
+    const unsigned IB = CONFIG_T::index_bits;
+    const unsigned EB = DI::W + IB; // position of the 'empty' bit of a key
+    const unsigned R = CONFIG_T::reuse_factor;
+    const unsigned VR = V / R; // vertices in flight per clock
+
+    // binary-point alignments into the exact sums (all >= 0 by construction of the formats)
+    const int SH_DA_X = DA::F - (X::F + KW::F), SH_DA_B = DA::F - BW::F;
+    const int SH_PR_X = PR::F - (X::F + KW::F), SH_PR_A = PR::F - (AG::F + KW::F), SH_PR_B = PR::F - BW::F;
+
+    // weights as codes
+    typename KW::int_t sk[F * S], pk[F * P];
+    typename BW::int_t sb[S], pb[P];
+#pragma HLS ARRAY_PARTITION variable = sk complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = pk complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = sb complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = pb complete dim = 0
+Weights:
+    codes_of<KW, typename CONFIG_T::kernel_t, F * S>(s_kernel, sk);
+    codes_of<KW, typename CONFIG_T::kernel_t, F * P>(p_kernel, pk);
+    codes_of<BW, typename CONFIG_T::bias_t, S>(s_bias, sb);
+    codes_of<BW, typename CONFIG_T::bias_t, P>(p_bias, pb);
+
+    // Pass 1: inputs, learned coordinates and propagated features of every vertex.
+VertexIn:
+    for (unsigned ir = 0; ir < R; ir++) {
+#pragma HLS PIPELINE II = 1
+        for (unsigned iu = 0; iu < VR; iu++) {
+#pragma HLS UNROLL
+            const unsigned v = iu * R + ir;
+            for (unsigned i = 0; i < F; i++)
+                xh[v][i] = to_code<X>(typename CONFIG_T::input_t(x[v * F + i]));
+            for (unsigned c = 0; c < S; c++) {
+                typename DA::int_t acc = typename DA::int_t(sb[c]) << SH_DA_B;
+                for (unsigned i = 0; i < F; i++)
+                    acc += typename DA::int_t(xh[v][i] * sk[i * S + c]) << SH_DA_X;
+                s[v][c] = round_code<CO, DA>(acc);
+            }
+            for (unsigned c = 0; c < P; c++) {
+                typename DA::int_t acc = typename DA::int_t(pb[c]) << SH_DA_B;
+                for (unsigned i = 0; i < F; i++)
+                    acc += typename DA::int_t(xh[v][i] * pk[i * P + c]) << SH_DA_X;
+                f[v][c] = round_code<FE, DA>(acc);
+            }
+        }
+    }
+}
+
+// Pass 2 of a GravNet layer (a process of its own): per query vertex, distances to every vertex, the
+// neighbours, the aggregates and the output transform.
+template <class y_T, class CONFIG_T>
+void gravnet_query(const unsigned nvtx,
+                   const typename CONFIG_T::input_c::int_t xh[CONFIG_T::n_vertices][CONFIG_T::n_in],
+                const typename CONFIG_T::coord_c::int_t s[CONFIG_T::n_vertices][CONFIG_T::n_dimensions],
+                const typename CONFIG_T::feature_c::int_t f[CONFIG_T::n_vertices][CONFIG_T::n_propagate],
                    const typename CONFIG_T::kernel_t o_kernel[CONFIG_T::n_z * CONFIG_T::n_out],
                    const typename CONFIG_T::bias_t o_bias[CONFIG_T::n_out],
                    const typename CONFIG_T::edge_weight_t exp_table[CONFIG_T::exp_table_size],
                    const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size],
-                   const typename CONFIG_T::tanh_t tanh_table[CONFIG_T::tanh_table_size]) {
+                   const typename CONFIG_T::tanh_t tanh_table[CONFIG_T::tanh_table_size],
+                   y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out]) {
     // code formats (fixed_code) of the quantization points and of the exact intermediate values
     typedef typename CONFIG_T::input_c X;
     typedef typename CONFIG_T::kernel_c KW;
@@ -173,54 +264,14 @@ void gravnet_layer(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in], const uns
     const int SH_PR_X = PR::F - (X::F + KW::F), SH_PR_A = PR::F - (AG::F + KW::F), SH_PR_B = PR::F - BW::F;
 
     // weights as codes
-    typename KW::int_t sk[F * S], pk[F * P], ok[CONFIG_T::n_z * FO];
-    typename BW::int_t sb[S], pb[P], ob[FO];
-#pragma HLS ARRAY_PARTITION variable = sk complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = pk complete dim = 0
+    typename KW::int_t ok[CONFIG_T::n_z * FO];
+    typename BW::int_t ob[FO];
 #pragma HLS ARRAY_PARTITION variable = ok complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = sb complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = pb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ob complete dim = 0
 Weights:
-    codes_of<KW, typename CONFIG_T::kernel_t, F * S>(s_kernel, sk);
-    codes_of<KW, typename CONFIG_T::kernel_t, F * P>(p_kernel, pk);
     codes_of<KW, typename CONFIG_T::kernel_t, CONFIG_T::n_z * FO>(o_kernel, ok);
-    codes_of<BW, typename CONFIG_T::bias_t, S>(s_bias, sb);
-    codes_of<BW, typename CONFIG_T::bias_t, P>(p_bias, pb);
     codes_of<BW, typename CONFIG_T::bias_t, FO>(o_bias, ob);
     const typename RC::int_t recip_k = CONFIG_T::recip_k_code; // 1/k: a constant (a shift when k is a power of 2)
-
-    typename X::int_t xh[V][F];
-    typename CO::int_t s[V][S];
-    typename FE::int_t f[V][P];
-#pragma HLS ARRAY_PARTITION variable = xh block factor = VR dim = 1
-#pragma HLS ARRAY_PARTITION variable = xh complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = s complete dim = 0
-#pragma HLS ARRAY_PARTITION variable = f complete dim = 0
-
-    // Pass 1: inputs, learned coordinates and propagated features of every vertex.
-VertexIn:
-    for (unsigned ir = 0; ir < R; ir++) {
-#pragma HLS PIPELINE II = 1
-        for (unsigned iu = 0; iu < VR; iu++) {
-#pragma HLS UNROLL
-            const unsigned v = iu * R + ir;
-            for (unsigned i = 0; i < F; i++)
-                xh[v][i] = to_code<X>(typename CONFIG_T::input_t(x[v * F + i]));
-            for (unsigned c = 0; c < S; c++) {
-                typename DA::int_t acc = typename DA::int_t(sb[c]) << SH_DA_B;
-                for (unsigned i = 0; i < F; i++)
-                    acc += typename DA::int_t(xh[v][i] * sk[i * S + c]) << SH_DA_X;
-                s[v][c] = round_code<CO, DA>(acc);
-            }
-            for (unsigned c = 0; c < P; c++) {
-                typename DA::int_t acc = typename DA::int_t(pb[c]) << SH_DA_B;
-                for (unsigned i = 0; i < F; i++)
-                    acc += typename DA::int_t(xh[v][i] * pk[i * P + c]) << SH_DA_X;
-                f[v][c] = round_code<FE, DA>(acc);
-            }
-        }
-    }
 
     key_t empty = key_t(1) << EB;
 

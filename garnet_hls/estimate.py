@@ -313,11 +313,12 @@ class Table:
 
 # The kernels' functions: GarNet's vertex passes (firmware/garnet.h) and GravNet's layer.
 GARNET_PASSES = ("garnet_in", "garnet_mid", "garnet_out", "garnet_out_collapse")
-KERNEL_FUNCS = GARNET_PASSES + ("gravnet_layer",)
+GRAVNET_PASSES = ("gravnet_in", "gravnet_query")
+KERNEL_FUNCS = GARNET_PASSES + GRAVNET_PASSES
 # table arguments of each kernel function: positions counted from the end of the argument list
 _TABLE_ARGS = {"garnet_in": {"exp": -1}, "garnet_mid": {"exp": -1, "recip": -12, "tanh": -11},
                "garnet_out": {"recip": -3, "tanh": -2}, "garnet_out_collapse": {"recip": -3, "tanh": -2},
-               "gravnet_layer": {"exp": -3, "recip": -2, "tanh": -1}}
+               "gravnet_query": {"exp": -4, "recip": -3, "tanh": -2}}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -769,7 +770,8 @@ def topk_network(n_pad: int, n_block: int, log_block: int, n_levels: int, sort_f
 
 def gravnet_regions(s: Struct, ty: _Types, dev: Device, reuse: int | None = None,
                     tables: tuple[str, str, str] = ("exp_table", "recip_table", "tanh_table")) -> list[Region]:
-    """Regions of one gravnet_layer call (firmware/gravnet.h)."""
+    """[VertexIn, Query] of one GravNet layer (firmware/gravnet.h): the loops of gravnet_in and
+    gravnet_query, two processes under the DATAFLOW top."""
     c = s.consts
     V, F, S, P = c["n_vertices"], c["n_in"], c.get("n_dimensions", 4), c["n_propagate"]
     k, FO = c.get("n_neighbours", 8), c["n_out"]
@@ -1137,7 +1139,7 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
             le.notes.append(f"{call.ns}::{call.func}: config {cfg_name!r} not found in parameters.h; not modelled")
             continue
         if call.func in KERNEL_FUNCS:
-            if call.func in ("garnet_in", "gravnet_layer"):
+            if call.func in ("garnet_in", "gravnet_in"):
                 kernel_count += 1
             le.kernel = True
             R0 = s.consts.get("reuse_factor", 1)
@@ -1147,9 +1149,10 @@ def estimate_project(project_dir: str | Path, reuse: dict[str, int] | int | None
                 raise UserError(f"reuse factor {R} does not divide n_vertices = {V} of layer {le.name}")
             le.reuse_factor = R
             tabs = _kernel_tables(call)
-            if call.func == "gravnet_layer":
-                regions = gravnet_regions(s, ty, dev, 1 if unrolled else R,
-                                          (tabs["exp"], tabs["recip"], tabs["tanh"]))
+            if call.func in GRAVNET_PASSES:
+                both = gravnet_regions(s, ty, dev, 1 if unrolled else R, (tabs.get("exp", "exp_table"),
+                                       tabs.get("recip", "recip_table"), tabs.get("tanh", "tanh_table")))
+                regions = [both[0]] if call.func == "gravnet_in" else [both[1]]
             else:
                 cfgs = [prj.structs[n] for n in cfg_names]
                 collapse = next((prj.structs[a.split("::")[-1]] for a in call.targs
@@ -1355,7 +1358,7 @@ def reuse_sweep(project_dir: str | Path, reuse_factors: list[int] | None = None,
     prj = load_project(project_dir)
     kernel_layers: dict[str, int] = {}
     for call in prj.calls:
-        if call.func in ("garnet_in", "gravnet_layer"):
+        if call.func in ("garnet_in", "gravnet_in"):
             s = prj.structs.get(call.targs[-1].split("::")[-1]) if call.targs else None
             if s is not None:
                 name = s.layer or call.comment or call.func

@@ -418,7 +418,8 @@ def test_generated_config(tmp_path):
     # default GravNet distance: ap_ufixed<12,4> (not GarNet's signed one); key = 1 + 12 + 5 bits
     assert "typedef garnet_hls::fixed_code<12, 4, false> distance_c;" in params
     assert "typedef garnet_hls::fixed_code<18, 18, false> key_c;" in params
-    assert "garnet_hls::gravnet_layer<" in (prj / "firmware" / "myproject.cpp").read_text()
+    top = (prj / "firmware" / "myproject.cpp").read_text()
+    assert "garnet_hls::gravnet_in<" in top and "garnet_hls::gravnet_query<" in top
 
 
 def test_reuse_factor_must_divide_v(tmp_path):

@@ -264,10 +264,22 @@ class GravNetFunctionTemplate(FunctionCallTemplate):
             lines.append(f"#pragma HLS ARRAY_PARTITION variable={dst} complete dim=0")
         else:
             dst, dst_t = out.name, out.type.name
-        w = [node.weights[s].name for s in ("sk", "sb", "pk", "pb", "ok", "ob")]
+        # the two passes (firmware/gravnet.h), each a process of the DATAFLOW top, with the per-vertex
+        # state between them in registers
+        V, F = node.get_attr("n_vertices"), node.get_attr("n_in")
+        S, P = node.get_attr("n_dimensions"), node.get_attr("n_propagate")
+        state = [(f"config{i}::input_c::int_t", f"layer{i}_xh", F), (f"config{i}::coord_c::int_t", f"layer{i}_s", S),
+                 (f"config{i}::feature_c::int_t", f"layer{i}_f", P)]
+        for ctype, name, width in state:
+            lines.append(f"{ctype} {name}[{V}][{width}];")
+            lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} complete dim=0")
+        names = [name for _, name, _ in state]
+        w_in = [node.weights[s].name for s in ("sk", "sb", "pk", "pb")]
+        w_out = [node.weights[s].name for s in ("ok", "ob")]
         tabs = [node.weights[s].name for s in ("exp_table", "recip_table", "tanh_table")]
-        lines.append(f"garnet_hls::gravnet_layer<{x.type.name}, {dst_t}, config{i}>({x.name}, {nvtx}[0], {dst}, "
-                     + ", ".join(w + tabs) + ");")
+        lines.append(f"garnet_hls::gravnet_in<{x.type.name}, config{i}>({x.name}, " + ", ".join(names + w_in) + ");")
+        lines.append(f"garnet_hls::gravnet_query<{dst_t}, config{i}>({nvtx}[0], " + ", ".join(names + w_out + tabs)
+                     + f", {dst});")
         if collapse:
             lines.append(f"garnet_hls::graph_collapse<{dst_t}, {out.type.name}, config{i}_collapse>({dst}, "
                          f"{nvtx}[0], {out.name}, {node.weights['recip_table'].name});")
