@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from garnet_hls import estimate as E
+import garnet_hls.estimate as E
 
 # (label, estimate attribute, synthesis report attribute or resource key)
 QUANTITIES = (
