@@ -140,6 +140,9 @@ def test_pipelined_top_unrolls_the_kernel_loops(pipelined_top_project):
     kept = _kernel(E.estimate_project(pipelined_top_project, loops="honoured"))
     assert (kept.latency, kept.dsp) != (gen[0].latency, gen[0].dsp)
     assert any("unrolls every loop" in n for n in E.estimate_project(pipelined_top_project).notes)
+    # Strategy Latency: everything in one pipeline; the exp table is logic (a copy per read), so no
+    # table port bounds the II: a new event every clock
+    assert E.estimate_project(pipelined_top_project).interval == 1
 
 
 def test_dataflow_top_honours_the_reuse_factor(small_project):
