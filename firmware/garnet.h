@@ -23,16 +23,19 @@
 // each a pipelined loop of R iterations handling V/R vertices per clock (the reuse factor R). VertexOut
 // of block b and VertexIn of block b+1 run in the same loop iteration on the same vertices (block b+1
 // consumes a vertex's outputs as they leave block b), and the collapse accumulates in the last block's
-// VertexOut. A stack of B blocks is therefore B+1 functions, each one loop of R iterations, called in a
-// row by the top function (hls4ml's template writes the calls):
+// VertexOut. A stack of B blocks is therefore B+1 pass functions, each one loop of R iterations, called in a
+// row by the top function (hls4ml's template writes the calls), with the aggregators of each block
+// as a small function of their own:
 //
 //   garnet_in<b0>          VertexIn of block 0
-//   garnet_mid<b, b+1>     aggregators of b, then VertexOut of b fused with VertexIn of b+1
-//   garnet_out<last>       aggregators of the last block, then its VertexOut (writes y), or
+//   garnet_agg<b>          the aggregators of block b (between its two passes)
+//   garnet_mid<b, b+1>     VertexOut of b fused with VertexIn of b+1
+//   garnet_out<last>       VertexOut of the last block (writes y), or
 //   garnet_out_collapse    ... with the collapse (mean / sum / max over the vertices) accumulated in it
 //
 // Between two passes the per-block state is held in arrays the top function declares: the edge weights
-// w[V][A], the sums (and maxima) of the aggregators and, in full mode, the block's input codes. Under the
+// w[V][A], the sums (and maxima) of the aggregators, their products hw with W_O and, in full mode, the
+// block's input codes. Under the
 // top's DATAFLOW each pass is a process of about R clocks, so a new event can enter every ~R clocks;
 // under a PIPELINE top (Strategy Latency, R = 1) everything is unrolled into one pipeline of interval 1.
 //
@@ -316,16 +319,30 @@ VertexIn:
     }
 }
 
-// Aggregators of block CA, then VertexOut of CA fused with VertexIn of the next block CB: a vertex's
-// outputs enter block CB in the clock they leave block CA.
+// The aggregators of a block (a process of its own between the block's two passes): means (and
+// maxima) of the sums, and hw[a][o] = h_a . W_O[a][o], which the block's VertexOut reads.
+template <class CONFIG_T>
+void garnet_agg(const unsigned nvtx, const typename CONFIG_T::agg_sum_c::int_t sum[CONFIG_T::n_aggregators * CONFIG_T::n_g],
+                const typename CONFIG_T::agg_prod_c::int_t mx[CONFIG_T::n_aggregators * CONFIG_T::n_g],
+                const typename CONFIG_T::kernel_t o_kernel[CONFIG_T::n_z * CONFIG_T::n_out],
+                const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size],
+                typename CONFIG_T::hw_c::int_t hw[CONFIG_T::n_aggregators * CONFIG_T::n_out]) {
+    typedef garnet_dims<CONFIG_T> D;
+    const unsigned n = clamp_nvtx<D::V>(nvtx);
+    typename D::KW::int_t ok[D::Z * D::FO];
+#pragma HLS ARRAY_PARTITION variable = ok complete dim = 0
+    codes_of<typename D::KW, typename CONFIG_T::kernel_t, D::Z * D::FO>(o_kernel, ok);
+    garnet_aggregate<CONFIG_T>(n, sum, mx, ok, recip_table, hw);
+}
+
+// VertexOut of block CA fused with VertexIn of the next block CB: a vertex's outputs enter block CB in
+// the clock they leave block CA.
 template <class CA, class CB>
 void garnet_mid(const unsigned nvtx,
                 const typename CA::edge_weight_c::int_t w_a[CA::n_vertices * CA::n_aggregators],
-                const typename CA::agg_sum_c::int_t sum_a[CA::n_aggregators * CA::n_g],
-                const typename CA::agg_prod_c::int_t mx_a[CA::n_aggregators * CA::n_g],
+                const typename CA::hw_c::int_t hw[CA::n_aggregators * CA::n_out],
                 const typename CA::input_c::int_t xs_a[garnet_dims<CA>::NX],
                 const typename CA::kernel_t o_kernel[CA::n_z * CA::n_out], const typename CA::bias_t o_bias[CA::n_out],
-                const typename CA::recip_t recip_table[CA::recip_table_size],
                 const typename CA::tanh_t tanh_table[CA::tanh_table_size],
                 typename CB::edge_weight_c::int_t w_b[CB::n_vertices * CB::n_aggregators],
                 typename CB::agg_sum_c::int_t sum_out[CB::n_aggregators * CB::n_g],
@@ -353,10 +370,6 @@ void garnet_mid(const unsigned nvtx,
 #pragma HLS ARRAY_PARTITION variable = sb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = pb complete dim = 0
     garnet_in_weights<CB>(s_kernel, s_bias, p_kernel, p_bias, sk, sb, pk, pb);
-
-    typename DA_::HW::int_t hw[DA_::A * DA_::FO];
-#pragma HLS ARRAY_PARTITION variable = hw complete dim = 0
-    garnet_aggregate<CA>(n, sum_a, mx_a, ok, recip_table, hw);
 
     typename DB::AS::int_t sum[DB::A * DB::G];
     typename DB::AP::int_t mx[DB::A * DB::G];
@@ -407,16 +420,14 @@ VertexOutIn:
     }
 }
 
-// Aggregators and VertexOut of the last block: y[V * FO] (padding rows 0).
+// VertexOut of the last block: y[V * FO] (padding rows 0).
 template <class CONFIG_T, class y_T>
 void garnet_out(const unsigned nvtx,
                 const typename CONFIG_T::edge_weight_c::int_t w[CONFIG_T::n_vertices * CONFIG_T::n_aggregators],
-                const typename CONFIG_T::agg_sum_c::int_t sum[CONFIG_T::n_aggregators * CONFIG_T::n_g],
-                const typename CONFIG_T::agg_prod_c::int_t mx[CONFIG_T::n_aggregators * CONFIG_T::n_g],
+                const typename CONFIG_T::hw_c::int_t hw[CONFIG_T::n_aggregators * CONFIG_T::n_out],
                 const typename CONFIG_T::input_c::int_t xs[garnet_dims<CONFIG_T>::NX],
                 const typename CONFIG_T::kernel_t o_kernel[CONFIG_T::n_z * CONFIG_T::n_out],
                 const typename CONFIG_T::bias_t o_bias[CONFIG_T::n_out],
-                const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size],
                 const typename CONFIG_T::tanh_t tanh_table[CONFIG_T::tanh_table_size],
                 y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out]) {
     typedef garnet_dims<CONFIG_T> D;
@@ -427,9 +438,6 @@ void garnet_out(const unsigned nvtx,
 #pragma HLS ARRAY_PARTITION variable = ob complete dim = 0
     codes_of<typename D::KW, typename CONFIG_T::kernel_t, D::Z * D::FO>(o_kernel, ok);
     codes_of<typename D::BW, typename CONFIG_T::bias_t, D::FO>(o_bias, ob);
-    typename D::HW::int_t hw[D::A * D::FO];
-#pragma HLS ARRAY_PARTITION variable = hw complete dim = 0
-    garnet_aggregate<CONFIG_T>(n, sum, mx, ok, recip_table, hw);
     static const typename D::OU::int_t zero_ou = 0;
 
 VertexOut:
@@ -459,14 +467,13 @@ VertexOut:
     }
 }
 
-// Aggregators and VertexOut of the last block with the collapse over the vertices (CCFG: mean, sum or
+// VertexOut of the last block with the collapse over the vertices (CCFG: mean, sum or
 // max) accumulated as the vertices leave: res[FO]. The same arithmetic as graph_collapse on the block's
 // outputs: exact sums of the output codes (padding rows count 0), the maximum over the valid rows.
 template <class CONFIG_T, class CCFG, class res_T>
 void garnet_out_collapse(const unsigned nvtx,
                          const typename CONFIG_T::edge_weight_c::int_t w[CONFIG_T::n_vertices * CONFIG_T::n_aggregators],
-                         const typename CONFIG_T::agg_sum_c::int_t sum[CONFIG_T::n_aggregators * CONFIG_T::n_g],
-                         const typename CONFIG_T::agg_prod_c::int_t mx[CONFIG_T::n_aggregators * CONFIG_T::n_g],
+                         const typename CONFIG_T::hw_c::int_t hw[CONFIG_T::n_aggregators * CONFIG_T::n_out],
                          const typename CONFIG_T::input_c::int_t xs[garnet_dims<CONFIG_T>::NX],
                          const typename CONFIG_T::kernel_t o_kernel[CONFIG_T::n_z * CONFIG_T::n_out],
                          const typename CONFIG_T::bias_t o_bias[CONFIG_T::n_out],
@@ -485,9 +492,6 @@ void garnet_out_collapse(const unsigned nvtx,
 #pragma HLS ARRAY_PARTITION variable = ob complete dim = 0
     codes_of<typename D::KW, typename CONFIG_T::kernel_t, D::Z * D::FO>(o_kernel, ok);
     codes_of<typename D::BW, typename CONFIG_T::bias_t, D::FO>(o_bias, ob);
-    typename D::HW::int_t hw[D::A * D::FO];
-#pragma HLS ARRAY_PARTITION variable = hw complete dim = 0
-    garnet_aggregate<CONFIG_T>(n, sum, mx, ok, recip_table, hw);
 
     typename CS::int_t csum[D::FO];
     typename YC::int_t cmax[D::FO];

@@ -23,12 +23,12 @@ class Table:
 
 
 # The kernels' functions: GarNet's vertex passes (firmware/garnet.h) and GravNet's layer.
-GARNET_PASSES = ("garnet_in", "garnet_mid", "garnet_out", "garnet_out_collapse")
+GARNET_PASSES = ("garnet_in", "garnet_agg", "garnet_mid", "garnet_out", "garnet_out_collapse")
 GRAVNET_PASSES = ("gravnet_in", "gravnet_query")
 KERNEL_FUNCS = GARNET_PASSES + GRAVNET_PASSES
 # table arguments of each kernel function: positions counted from the end of the argument list
-_TABLE_ARGS = {"garnet_in": {"exp": -1}, "garnet_mid": {"exp": -1, "recip": -12, "tanh": -11},
-               "garnet_out": {"recip": -3, "tanh": -2}, "garnet_out_collapse": {"recip": -3, "tanh": -2},
+_TABLE_ARGS = {"garnet_in": {"exp": -1}, "garnet_agg": {"recip": -2}, "garnet_mid": {"exp": -1, "tanh": -10},
+               "garnet_out": {"tanh": -2}, "garnet_out_collapse": {"recip": -3, "tanh": -2},
                "gravnet_query": {"exp": -4, "recip": -3, "tanh": -2}}
 
 

@@ -127,9 +127,10 @@ def garnet_pass_regions(func: str, cfgs: list[Struct], ty: _Types, dev: Device, 
     """Regions of one GarNet pass function (firmware/garnet.h):
 
     * garnet_in<b0>: VertexIn of block 0;
-    * garnet_mid<b, b+1>: Aggregators of b, then one loop whose body is VertexOut of b followed by
-      VertexIn of b+1 (depths chained: a vertex goes through both in one pass);
-    * garnet_out<last>: Aggregators and VertexOut (writing y);
+    * garnet_agg<b>: the Aggregators of block b (a loop over its A aggregators);
+    * garnet_mid<b, b+1>: one loop whose body is VertexOut of b followed by VertexIn of b+1 (depths
+      chained: a vertex goes through both in one pass);
+    * garnet_out<last>: VertexOut (writing y);
     * garnet_out_collapse<last, collapse>: the same with the collapse accumulated in the loop (VR values
       per filter and clock into a running sum or maximum) and the final x 1/N.
     """
@@ -138,11 +139,13 @@ def garnet_pass_regions(func: str, cfgs: list[Struct], ty: _Types, dev: Device, 
     if func == "garnet_in":
         return [first[0]]
     ra, r2 = first[1], first[2]
+    if func == "garnet_agg":
+        return [ra]
     if func == "garnet_mid":
         nxt = garnet_regions(cfgs[1], ty, dev, reuse, tabs)[0]
         r2.reg_bits = 0  # y goes straight into the next block
         nxt.mux_lut = 0  # ... not through the R:1 input mux
-        return [ra, _merge("VertexOutIn", r2, nxt)]
+        return [_merge("VertexOutIn", r2, nxt)]
     if func == "garnet_out_collapse" and collapse is not None:
         c = cfgs[0].consts
         V, FO = c["n_vertices"], c["n_out"]
@@ -165,9 +168,9 @@ def garnet_pass_regions(func: str, cfgs: list[Struct], ty: _Types, dev: Device, 
             shift = (not nvert) and _recip_constant_is_power_of_two(V, t_rc)
             of.mul(FO, t_s, t_rc, dev, const=not nvert, power_of_two=shift)
             depth += 0 if shift else dev.mul_stages
-        return [ra, r2, Region("CollapseOut", 1, depth, of, {tabs[1]: 1} if kind == 1 and collapse.consts.get(
+        return [r2, Region("CollapseOut", 1, depth, of, {tabs[1]: 1} if kind == 1 and collapse.consts.get(
             "mean_by_nvert") else {})]
-    return [ra, r2]
+    return [r2]
 
 
 def collapse_regions(s: Struct, ty: _Types, dev: Device, unrolled: bool, in_type: FixedType | None,

@@ -88,8 +88,8 @@ def test_project_is_read_from_its_files(small_project):
     assert prj.part == "xcku115-flvb2104-2-i" and prj.clock_ns == 5
     funcs = [c.func for c in prj.calls]
     # one function per vertex pass: VertexIn of block 0, VertexOut of 0 fused with VertexIn of 1, then
-    # VertexOut of the last block with the collapse accumulated in it
-    assert funcs[:3] == ["garnet_in", "garnet_mid", "garnet_out_collapse"]
+    # VertexOut of the last block with the collapse accumulated in it; each block's aggregators between
+    assert funcs[:5] == ["garnet_in", "garnet_agg", "garnet_mid", "garnet_agg", "garnet_out_collapse"]
     assert "dense" in funcs and "relu" in funcs
     s = prj.structs["config3_b1"]
     assert s.layer == "garnet"

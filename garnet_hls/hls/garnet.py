@@ -232,7 +232,8 @@ class GarNetConfigTemplate(LayerConfigTemplate):
 class GarNetFunctionTemplate(FunctionCallTemplate):
     """The calls of a GarNet layer in the top function: one function per vertex pass (``firmware/garnet.h``):
     ``garnet_in`` (block 0), ``garnet_mid`` (block b -> b+1), ``garnet_out`` or ``garnet_out_collapse``,
-    with the per-block state arrays between them."""
+    with each block's aggregators (``garnet_agg``) between its passes and the per-block state arrays
+    between the functions."""
 
     def __init__(self):
         super().__init__(GarNetLayer, include_header=INCLUDES)
@@ -251,12 +252,13 @@ class GarNetFunctionTemplate(FunctionCallTemplate):
         state = []
         for b, blk in enumerate(blocks):
             cfg = f"config{i}_b{b}"
-            names = [f"layer{i}_b{b}_{s_}" for s_ in ("w", "sum", "mx", "x")]
+            names = [f"layer{i}_b{b}_{s_}" for s_ in ("w", "sum", "mx", "x", "hw")]
             nx = 1 if simplified else V * blk["f_in"]
             decl = [(f"{cfg}::edge_weight_c::int_t", names[0], V * blk["a"]),
                     (f"{cfg}::agg_sum_c::int_t", names[1], blk["a"] * blk["g"]),
                     (f"{cfg}::agg_prod_c::int_t", names[2], blk["a"] * blk["g"]),
-                    (f"{cfg}::input_c::int_t", names[3], nx)]
+                    (f"{cfg}::input_c::int_t", names[3], nx),
+                    (f"{cfg}::hw_c::int_t", names[4], blk["a"] * blk["fo"])]
             for ctype, name, size in decl:  # registers; a pass reads row v = iu R + ir through an R:1 mux
                 lines.append(f"{ctype} {name}[{size}];")
                 lines.append(f"#pragma HLS ARRAY_PARTITION variable={name} complete dim=0")
@@ -264,16 +266,26 @@ class GarNetFunctionTemplate(FunctionCallTemplate):
         w = lambda b, keys: [node.weights[f"b{b}_{k}"].name for k in keys]  # noqa: E731
         exp_t, recip_t, tanh_t = (node.weights[n].name for n in ("exp_table", "recip_table", "tanh_table"))
         lines.append(f"garnet_hls::garnet_in<{x_type}, config{i}_b0>({x}, {nvtx}, " + ", ".join(
-            state[0] + w(0, ("sk", "sb", "pk", "pb")) + [exp_t]) + ");")
+            state[0][:4] + w(0, ("sk", "sb", "pk", "pb")) + [exp_t]) + ");")
+
+        def agg(b):  # the aggregators of block b: sums -> hw
+            lines.append(f"garnet_hls::garnet_agg<config{i}_b{b}>({nvtx}, " + ", ".join(
+                [state[b][1], state[b][2]] + w(b, ("ok",)) + [recip_t, state[b][4]]) + ");")
+
+        def out_side(b):  # what VertexOut of block b reads: w, hw, input codes, W_O, b_O, tanh
+            return [state[b][0], state[b][4], state[b][3]] + w(b, ("ok", "ob"))
+
         for b in range(len(blocks) - 1):
+            agg(b)
             lines.append(f"garnet_hls::garnet_mid<config{i}_b{b}, config{i}_b{b + 1}>({nvtx}, " + ", ".join(
-                state[b] + w(b, ("ok", "ob")) + [recip_t, tanh_t] + state[b + 1] + w(b + 1, ("sk", "sb", "pk", "pb"))
-                + [exp_t]) + ");")
+                out_side(b) + [tanh_t] + state[b + 1][:4] + w(b + 1, ("sk", "sb", "pk", "pb")) + [exp_t]) + ");")
         last = len(blocks) - 1
-        args = ", ".join(state[last] + w(last, ("ok", "ob")) + [recip_t, tanh_t, out.name])
+        agg(last)
         if collapse:
+            args = ", ".join(out_side(last) + [recip_t, tanh_t, out.name])
             lines.append(f"garnet_hls::garnet_out_collapse<config{i}_b{last}, config{i}_collapse, {out.type.name}>"
                          f"({nvtx}, {args});")
         else:
+            args = ", ".join(out_side(last) + [tanh_t, out.name])
             lines.append(f"garnet_hls::garnet_out<config{i}_b{last}, {out.type.name}>({nvtx}, {args});")
         return lines
