@@ -52,6 +52,9 @@ TAIL_SIGMAS = 3.0
 #: Default bin edges in true energy (GeV) for the resolution curve: the built-in data's 10-100 GeV.
 ENERGY_BINS = tuple(float(e) for e in np.arange(10.0, 100.1, 10.0))
 IQR_TO_SIGMA = 1.349  # IQR of a unit Gaussian
+#: Statistical error of :func:`core_gaussian`'s sigma from n Gaussian values, in units of sigma / sqrt(2 n)
+#: (the error of a plain standard deviation): 1.51, measured with 400 toy samples each of 100-2000 values.
+CORE_SIGMA_ERR_FACTOR = 1.51
 
 #: Indices of the calorimeter hit features (garnet_hls.data.CALO_FEATURES = x, y, z, E).
 _X, _Y, _Z, _E = 0, 1, 2, 3
@@ -126,8 +129,10 @@ def response_stats(ratio):
 
 
 def binned_response(ratio, e_true, edges=ENERGY_BINS):
-    """:func:`response_stats` in bins of true energy; each bin also has ``lo``, ``hi``, ``e_mean`` (GeV)
-    and ``resolution_err`` (the statistical error of the core resolution, ``resolution / sqrt(2 n_core)``)."""
+    """:func:`response_stats` in bins of true energy; each bin also has ``lo``, ``hi``, ``e_mean`` (GeV),
+    ``e_harmonic`` (1 / mean(1/E), where a variance a^2/E + b^2 averaged over the bin is met)
+    and ``resolution_err``, the statistical error of the core resolution,
+    ``CORE_SIGMA_ERR_FACTOR * resolution / sqrt(2 n_core)`` with n_core the events outside the tails."""
     ratio = np.asarray(ratio, dtype=np.float64).reshape(-1)
     e_true = np.asarray(e_true, dtype=np.float64).reshape(-1)
     edges = np.asarray(edges, dtype=np.float64)
@@ -135,10 +140,11 @@ def binned_response(ratio, e_true, edges=ENERGY_BINS):
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (e_true >= lo) & ((e_true < hi) if hi < edges[-1] else (e_true <= hi))
         st = response_stats(ratio[sel])
-        st.update(lo=float(lo), hi=float(hi), e_mean=float(e_true[sel].mean()) if sel.any() else None)
+        st.update(lo=float(lo), hi=float(hi), e_mean=float(e_true[sel].mean()) if sel.any() else None,
+                  e_harmonic=float(1.0 / np.mean(1.0 / e_true[sel])) if sel.any() else None)
         if st["n"] and st["resolution"] is not None and np.isfinite(st["resolution"]):
-            n_core = max(st["n"] * (1.0 - st["tail_fraction"]) * 0.954, 1.0)  # 95.4 % of a Gaussian is in +-2 sigma
-            st["resolution_err"] = st["resolution"] / math.sqrt(2.0 * n_core)
+            n_core = max(st["n"] * (1.0 - st["tail_fraction"]), 1.0)
+            st["resolution_err"] = CORE_SIGMA_ERR_FACTOR * st["resolution"] / math.sqrt(2.0 * n_core)
         else:
             st["resolution_err"] = None
         out.append(st)
@@ -159,46 +165,53 @@ def fit_resolution(energy, resolution, error=None):
     e, r, err = e[ok], r[ok], err[ok]
     if e.size < 2:
         return None
-    # error on r^2 is 2 r err; without errors, weight every point equally in relative terms
-    s2 = np.where(np.isfinite(err) & (err > 0), 2.0 * r * err, 0.05 * r**2 + 1e-12)
-    s2 = np.where(s2 > 0, s2, 1e-12)
+    # relative error of each point (1/sqrt(2 n) for a core sigma from n events); the error of r^2 is then
+    # 2 rel r_model^2, with r_model the current fit, not the measured point (a point that fluctuated low
+    # would otherwise get a small error and pull the fit)
+    rel = np.where(np.isfinite(err) & (err > 0) & (r > 0), err / np.where(r > 0, r, 1.0), 0.05)
     y = r**2
     design = np.stack([1.0 / e, np.ones_like(e)], axis=1)
-    w = 1.0 / s2
+    model = y.copy()
 
-    def solve(cols):
+    def solve(cols, w):
         a = design[:, cols] * w[:, None]
         coef, *_ = np.linalg.lstsq(a, y * w, rcond=None)
         full = np.zeros(2)
         full[list(cols)] = coef
         return full
 
-    candidates = []
-    full = solve([0, 1])
-    if (full >= 0).all():
-        candidates.append(full)
-    else:
-        for cols in ([0], [1]):
-            c = solve(cols)
-            if (c >= 0).all():
-                candidates.append(c)
-    if not candidates:
-        candidates.append(np.zeros(2))
-
-    def chi2(c):
+    def chi2(c, w):
         return float(np.sum(((design @ c - y) * w) ** 2))
 
-    best = min(candidates, key=chi2)
+    for _ in range(10):
+        w = 1.0 / np.maximum(2.0 * rel * model, 1e-12)
+        candidates = []
+        full = solve([0, 1], w)
+        if (full >= 0).all():
+            candidates.append(full)
+        else:
+            for cols in ([0], [1]):
+                c = solve(cols, w)
+                if (c >= 0).all():
+                    candidates.append(c)
+        if not candidates:
+            candidates.append(np.zeros(2))
+        best = min(candidates, key=lambda c: chi2(c, w))
+        new_model = np.maximum(design @ best, 1e-12)
+        if np.allclose(new_model, model, rtol=1e-10, atol=0):
+            break
+        model = new_model
     n_par = int(np.count_nonzero(best)) or 1
     ndf = max(e.size - n_par, 1)
-    return {"a": float(math.sqrt(best[0])), "b": float(math.sqrt(best[1])), "chi2_ndf": chi2(best) / ndf,
+    return {"a": float(math.sqrt(best[0])), "b": float(math.sqrt(best[1])), "chi2_ndf": chi2(best, w) / ndf,
             "n_points": int(e.size)}
 
 
 def resolution_curve(ratio, e_true, edges=ENERGY_BINS):
-    """:func:`binned_response` plus its :func:`fit_resolution` fit: ``{"bins": [...], "fit": {...}}``."""
+    """:func:`binned_response` plus its :func:`fit_resolution` fit: ``{"bins": [...], "fit": {...}}``
+    (each bin's resolution is placed at its ``e_harmonic``; bins with fewer than 20 events are left out)."""
     bins = binned_response(ratio, e_true, edges)
-    pts = [(b["e_mean"], b["resolution"], b["resolution_err"]) for b in bins
+    pts = [(b["e_harmonic"], b["resolution"], b["resolution_err"]) for b in bins
            if b["n"] >= 20 and b["resolution"] is not None and np.isfinite(b["resolution"])]
     fit = fit_resolution(*zip(*pts)) if len(pts) >= 2 else None
     return {"bins": bins, "fit": fit}

@@ -471,6 +471,68 @@ def _positive_int(name, v):
     return int(v)
 
 
+#: Keys of metrics.json that :func:`_measure` computes (the rest describes the run).
+MEASURED_KEYS = ("auc", "accuracy", "pion_misid_at_e95", "energy", "resolution_vs_energy", "baselines")
+
+
+def _measure(model, ds, tr, ev, batch_size, out_dir, title):
+    """Evaluate ``model`` on events ``ev`` of ``ds`` beside the baselines fitted on events ``tr``, and write
+    roc.png, energy_response.png and resolution.png into ``out_dir``. Returns the MEASURED_KEYS."""
+    x = {"features": ds["features"][ev], "nvtx": ds["nvtx"][ev]}
+    logit, e_pred = model.predict(x, batch_size=max(batch_size, 512), verbose=0)
+    lab = ds["label"][ev]
+    e_true_ev = ds["energy"][ev].astype(np.float64)
+    metrics = evaluate(logit[:, 0], e_pred[:, 0], lab, e_true_ev)
+    subset = ("features", "nvtx", "label", "energy")
+    base, base_out = baselines({k: ds[k][tr] for k in subset}, {k: ds[k][ev] for k in subset})
+    metrics["baselines"] = base
+    roc_base = energy_base = None
+    curves = [("network", metrics["resolution_vs_energy"], "-")]
+    if base is not None:
+        roc_base = ("shower-shape likelihood", base_out["shape_score"], base["shower_shape"]["auc"])
+        energy_base = ("calibrated sum", base_out["energy_sum_inclusive"], base["energy_sum"]["inclusive"]["energy"])
+        curves += [("sum, inclusive calib.", base["energy_sum"]["inclusive"]["resolution_vs_energy"], "--"),
+                   ("sum, per-class calib.", base["energy_sum"]["per_class"]["resolution_vs_energy"], ":")]
+    plot_roc(os.path.join(out_dir, "roc.png"), lab, logit[:, 0], metrics["auc"], title=f"{title}: pion vs electron",
+             baseline=roc_base)
+    plot_energy(os.path.join(out_dir, "energy_response.png"), lab, e_pred[:, 0].astype(np.float64) * ENERGY_SCALE,
+                e_true_ev, metrics, title=f"{title}: energy regression", baseline=energy_base)
+    plot_resolution(os.path.join(out_dir, "resolution.png"), curves, title=f"{title}: energy resolution")
+    return metrics
+
+
+def remeasure(run_dir):
+    """Re-measure a finished run on built-in data with the current evaluation code: regenerate its events
+    (same number, V and seed), take the same train/validation split, and rewrite the MEASURED_KEYS of its
+    metrics.json and its roc/energy/resolution plots. Training fields are kept. Returns the metrics."""
+    import tf_keras as keras
+
+    from garnet_hls import data as gdata
+
+    run_dir = os.fspath(run_dir)
+    path = os.path.join(run_dir, "metrics.json")
+    try:
+        with open(path) as fh:
+            m = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the run's metrics ({e})") from None
+    if m.get("data") != "built-in calo (generated)":
+        raise UserError(f"{run_dir}: only runs on generated built-in events can be re-measured (data: {m.get('data')})")
+    n, seed = int(m["n_events"]), int(m["seed"])
+    ds = gdata.generate_calo(n, n_vertices=int(m["n_vertices"]), seed=seed)
+    ds = {"features": ds["features"], "nvtx": ds["nvtx"], "label": ds["label"], "energy": ds["energy"]}
+    perm = np.random.default_rng(seed).permutation(n)
+    tr, va = perm[:int(m["n_train"])], perm[int(m["n_train"]):]
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    title = f"{m['kind']} {'q' + str(m['weight_bits']) if m['quantized'] else 'float'}"
+    m.update(_measure(model, ds, tr, va if int(m["n_val"]) else tr, int(m["batch_size"]), run_dir, title))
+    m = _json_clean(m)
+    with open(path, "w") as fh:
+        json.dump(m, fh, indent=2)
+        fh.write("\n")
+    return m
+
+
 def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None, quantized=False, output_dir=None,
           seed=0, validation_split=0.2, progress=True, force=False, learning_rate=None, weight_bits=8,
           demo=False, max_epochs=None, patience=None, **model_kw):
@@ -614,11 +676,11 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
                         "best_epoch": best + 1, "lr_schedule": "cosine decay to 5 %", "restored_best_weights": False}
 
         ev = va if n_val else tr
-        logit, e_pred = model.predict(xs(ev), batch_size=max(batch_size, 512), verbose=0)
-        metrics = evaluate(logit[:, 0], e_pred[:, 0], ds["label"][ev], ds["energy"][ev])
-        subset = ("features", "nvtx", "label", "energy")
-        base, base_out = baselines({k: ds[k][tr] for k in subset}, {k: ds[k][ev] for k in subset})
-        metrics["baselines"] = base
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # QKeras quantizers are serialised as "constraints"
+            model.save(os.path.join(tmp, "model.keras"))
+        title = f"{kind} {'q' + str(weight_bits) if quantized else 'float'}"
+        metrics = _measure(model, ds, tr, ev, batch_size, tmp, title)
         metrics.update(
             kind=kind, quantized=bool(quantized), weight_bits=weight_bits if quantized else None,
             n_events=int(n), n_train=int(n_train), n_val=int(n_val), eval_set="validation" if n_val else "train",
@@ -630,26 +692,6 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
             train_seconds=round(fit_seconds, 2),
             model_kw={k: (list(v) if isinstance(v, tuple) else v) for k, v in model_kw.items()},
         )
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # QKeras quantizers are serialised as "constraints"
-            model.save(os.path.join(tmp, "model.keras"))
-        title = f"{kind} {'q' + str(weight_bits) if quantized else 'float'}"
-        lab = ds["label"][ev]
-        e_true_ev = ds["energy"][ev].astype(np.float64)
-        roc_base = energy_base = None
-        curves = [("network", metrics["resolution_vs_energy"], "-")]
-        if base is not None:
-            roc_base = ("shower-shape likelihood", base_out["shape_score"], base["shower_shape"]["auc"])
-            energy_base = ("calibrated sum", base_out["energy_sum_inclusive"],
-                           base["energy_sum"]["inclusive"]["energy"])
-            curves += [("sum, inclusive calib.", base["energy_sum"]["inclusive"]["resolution_vs_energy"], "--"),
-                       ("sum, per-class calib.", base["energy_sum"]["per_class"]["resolution_vs_energy"], ":")]
-        plot_roc(os.path.join(tmp, "roc.png"), lab, logit[:, 0], metrics["auc"], title=f"{title}: pion vs electron",
-                 baseline=roc_base)
-        plot_energy(os.path.join(tmp, "energy_response.png"), lab, e_pred[:, 0].astype(np.float64) * ENERGY_SCALE,
-                    e_true_ev, metrics, title=f"{title}: energy regression", baseline=energy_base)
-        plot_resolution(os.path.join(tmp, "resolution.png"), curves, title=f"{title}: energy resolution")
         plot_loss(os.path.join(tmp, "loss.png"), history, title=f"{title}: loss")
         metrics["total_seconds"] = round(time.perf_counter() - t_start, 2)
         metrics["files"] = ["model.keras", "metrics.json", *PLOTS]

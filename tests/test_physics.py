@@ -53,6 +53,14 @@ def test_response_stats_degenerate_inputs():
     assert physics.response_stats([1.0, np.inf, np.nan, 2.0])["n"] == 2  # non-finite values dropped
 
 
+def test_resolution_error_matches_the_spread_of_toy_experiments():
+    rng = np.random.default_rng(8)
+    e = np.full(400, 50.0)
+    sigmas = [physics.binned_response(1.0 + 0.05 * rng.normal(size=400), e, (40.0, 60.0))[0] for _ in range(300)]
+    spread = np.std([b["resolution"] for b in sigmas])
+    assert np.mean([b["resolution_err"] for b in sigmas]) == pytest.approx(spread, rel=0.15)
+
+
 def test_fit_resolution_recovers_stochastic_and_constant_terms():
     e = np.array([10.0, 20.0, 40.0, 70.0, 100.0])
     r = np.sqrt(0.5**2 / e + 0.04**2)

@@ -14,7 +14,7 @@ from garnet_hls.data import generate_calo, save_npz
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNetStack, GravNet
 from garnet_hls.models import ENERGY_SCALE, build_gravnet_model, build_model
-from garnet_hls.train import add_cli, evaluate, roc_auc, roc_curve, train
+from garnet_hls.train import MEASURED_KEYS, add_cli, evaluate, remeasure, roc_auc, roc_curve, train
 
 V = 32
 TINY_GARNET = dict(aggregators=(2, 2), filters=(4, 4), propagate=(4, 4), dense=(8,))
@@ -257,6 +257,27 @@ def test_train_to_convergence_restores_the_best_epoch(calo, tmp_path):
                            "energy": (calo["energy"][va] / ENERGY_SCALE)[:, None]}, batch_size=32, verbose=0)[0]
     assert loss == pytest.approx(min(val), rel=1e-4)
     assert set(os.listdir(tmp_path / "c")) == METRIC_FILES
+
+
+def test_remeasure_reproduces_a_run_on_generated_events(tmp_path):
+    m = train("garnet", n_events=150, n_vertices=V, epochs=1, batch_size=50, output_dir=tmp_path / "g",
+              progress=False, seed=4, **TINY_GARNET)
+    assert m["data"] == "built-in calo (generated)"
+    before = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    (tmp_path / "g" / "resolution.png").unlink()
+    again = remeasure(tmp_path / "g")
+    assert again == json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert set(MEASURED_KEYS) <= set(again)
+    for key in ("auc", "accuracy", "pion_misid_at_e95"):
+        assert again[key] == pytest.approx(before[key], abs=1e-9)
+    assert again["energy"]["all"]["core_sigma"] == pytest.approx(before["energy"]["all"]["core_sigma"], rel=1e-6)
+    assert again["baselines"] == before["baselines"]  # same events, same split
+    assert again["history"] == before["history"]
+    assert (tmp_path / "g" / "resolution.png").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "metrics.json").write_text(json.dumps({"data": "x.npz"}))
+    with pytest.raises(UserError, match="generated"):
+        remeasure(tmp_path / "other")
 
 
 def test_train_is_reproducible_and_refuses_overwrite(calo, tmp_path):
