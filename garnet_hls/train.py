@@ -64,8 +64,8 @@ DEMO_SETTINGS = {
 #: Training to convergence (the default): events generated, epoch cap, batch size, initial learning rate,
 #: early-stopping patience (epochs without a lower validation loss).
 CONVERGE_SETTINGS = {
-    "garnet": dict(n_events=40000, max_epochs=60, batch_size=128, learning_rate=3e-3, patience=8),
-    "gravnet": dict(n_events=12000, max_epochs=30, batch_size=128, learning_rate=3e-3, patience=5),
+    "garnet": dict(n_events=40000, max_epochs=100, batch_size=128, learning_rate=3e-3, patience=8),
+    "gravnet": dict(n_events=12000, max_epochs=100, batch_size=128, learning_rate=3e-3, patience=5),
 }
 
 #: ReduceLROnPlateau in the convergence mode: halve the learning rate after this many epochs without
