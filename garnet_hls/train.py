@@ -73,6 +73,9 @@ CONVERGE_SETTINGS = {
 LR_PATIENCE = 3
 LR_FACTOR = 0.5
 LR_MIN_DIVISOR = 64.0
+#: EarlyStopping counts an epoch as better only if it lowers the validation loss by more than this; the
+#: restored weights are those of the last such epoch (``training.best_epoch`` in metrics.json).
+ES_MIN_DELTA = 1e-4
 
 #: Weight of the energy MSE (on E / ENERGY_SCALE) relative to the classification cross entropy.
 ENERGY_LOSS_WEIGHT = 10.0
@@ -631,7 +634,7 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=LR_FACTOR, patience=LR_PATIENCE,
                                               min_lr=learning_rate / LR_MIN_DIVISOR, min_delta=1e-4, verbose=0),
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=1e-4,
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=ES_MIN_DELTA,
                                           restore_best_weights=True, verbose=0),
         ]
     else:
@@ -663,8 +666,11 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
         fit_seconds = time.perf_counter() - t_fit
         history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         epochs_run = len(history.get("loss", []))
-        monitored = history.get("val_loss") or history.get("loss") or [float("nan")]
-        best = int(np.nanargmin(monitored)) if np.isfinite(monitored).any() else epochs_run - 1
+        if converge:  # the epoch whose weights EarlyStopping restored (improvements below min_delta don't count)
+            best = int(callbacks[1].best_epoch)
+        else:
+            monitored = history.get("val_loss") or history.get("loss") or [float("nan")]
+            best = int(np.nanargmin(monitored)) if np.isfinite(monitored).any() else epochs_run - 1
         if converge:
             training = {"mode": "converge", "max_epochs": max_epochs, "patience": patience,
                         "stopped_early": epochs_run < max_epochs, "best_epoch": best + 1,
