@@ -1,10 +1,14 @@
 """The README's physics comparison table from the metrics.json of `garnet-hls train` runs.
 
-    nice -n 10 garnet-hls train --model garnet  --float     -o runs/garnet-float
-    nice -n 10 garnet-hls train --model garnet  --quantized -o runs/garnet-q8
-    nice -n 10 garnet-hls train --model gravnet --float     -o runs/gravnet-float
-    nice -n 10 garnet-hls train --model gravnet --quantized -o runs/gravnet-q8
+    nice -n 10 garnet-hls train --model garnet  --float     --max-epochs 60 -o runs/garnet-float
+    nice -n 10 garnet-hls train --model garnet  --quantized --max-epochs 60 -o runs/garnet-q8
+    nice -n 10 garnet-hls train --model gravnet --float     --max-epochs 30 -o runs/gravnet-float
+    nice -n 10 garnet-hls train --model gravnet --quantized --max-epochs 30 -o runs/gravnet-q8
     python benchmarks/physics_table.py runs/garnet-float runs/garnet-q8 runs/gravnet-float runs/gravnet-q8
+
+(the caps the README's table was measured with; ~10-20 minutes each on a loaded 2-core machine). The
+four runs' metrics.json are kept in benchmarks/physics/. ``garnet_hls.train.remeasure(RUN)`` re-evaluates
+a run with the current evaluation code.
 
 Every figure is read from the runs' metrics.json (validation events); the baseline rows are printed once
 per distinct validation set (runs with the same events, seed and split share them).
