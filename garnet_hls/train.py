@@ -8,8 +8,8 @@ in one of two modes:
 
 * to convergence (the default of ``garnet-hls train``): :data:`CONVERGE_SETTINGS`; the learning rate is
   halved when the validation loss has not improved for ``LR_PATIENCE`` epochs (ReduceLROnPlateau), and
-  training stops when it has not improved for ``patience`` epochs or after ``max_epochs``; the weights of
-  the epoch with the lowest validation loss are restored (EarlyStopping, restore_best_weights);
+  training stops when it has not improved (by more than :data:`ES_MIN_DELTA`) for ``patience`` epochs or
+  after ``max_epochs``; the weights of the best epoch are restored (EarlyStopping, restore_best_weights);
 * a fixed number of epochs with a cosine-decayed learning rate (``epochs=N``, and the demo's
   time-boxed :data:`DEMO_SETTINGS` with ``demo=True``).
 
@@ -248,10 +248,14 @@ def plot_roc(path, label, logit, auc, title="", baseline=None):
         name, score, b_auc = baseline
         fpr, tpr = roc_curve(label, score)
         ax.plot(fpr, tpr, lw=1.2, ls="--", color="tab:grey", label=f"{name}, AUC = {b_auc:.4f}")
-    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
+    n_neg = int(np.sum(np.asarray(label).reshape(-1) == 0))
+    lo = max(0.5 / max(n_neg, 1), 1e-4)  # log scale: the region that matters at AUC ~ 0.99
+    xs = np.geomspace(lo, 1.0, 50)
+    ax.plot(xs, xs, ls=":", color="grey", lw=1)
+    ax.set_xscale("log")
     ax.set_xlabel("electrons taken as pions (false positive rate)")
     ax.set_ylabel("pions identified (true positive rate)")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(lo, 1)
     ax.set_ylim(0, 1.01)
     ax.set_title(title or "ROC, pion vs electron")
     ax.legend(loc="lower right", fontsize="small")
