@@ -38,7 +38,7 @@ def run_demo(args):
     print(f"[2/5] training the quantized {name} model")
     t = time.time()
     metrics = train(kind=kind, output_dir=root / name, force=True, seed=0, progress=not args.quiet,
-                    n_events=args.train_events, epochs=args.epochs, **kw)
+                    n_events=args.train_events, epochs=args.epochs, demo=True, **kw)  # time-boxed, not converged
     t_train = time.time() - t
     print(f"      AUC {metrics.get('auc', float('nan')):.3f}, trained in {t_train:.0f} s")
 

@@ -14,7 +14,7 @@ from garnet_hls.data import generate_calo, save_npz
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNetStack, GravNet
 from garnet_hls.models import ENERGY_SCALE, build_gravnet_model, build_model
-from garnet_hls.train import add_cli, evaluate, roc_auc, roc_curve, train
+from garnet_hls.train import ES_MIN_DELTA, MEASURED_KEYS, add_cli, evaluate, remeasure, roc_auc, roc_curve, train
 
 V = 32
 TINY_GARNET = dict(aggregators=(2, 2), filters=(4, 4), propagate=(4, 4), dense=(8,))
@@ -61,11 +61,41 @@ def test_evaluate_energy_and_accuracy():
     m = evaluate(logit, e_pred, label, e_true)
     assert m["accuracy"] == 0.75
     assert m["auc"] == 1.0  # every pion still scores above every electron
-    assert m["energy"]["electron"]["response"] == pytest.approx(1.0)  # (1.1 + 0.9) / 2
-    assert m["energy"]["electron"]["resolution"] == pytest.approx(0.1)
-    assert m["energy"]["pion"]["response"] == pytest.approx(0.9)
-    assert m["energy"]["pion"]["resolution"] == pytest.approx(0.1)
+    assert m["pion_misid_at_e95"] == 0.0
+    assert m["energy"]["electron"]["mean"] == pytest.approx(1.0)  # (1.1 + 0.9) / 2
+    assert m["energy"]["electron"]["std"] == pytest.approx(0.1)
+    assert m["energy"]["pion"]["mean"] == pytest.approx(0.9)
+    assert m["energy"]["pion"]["median"] == pytest.approx(0.9)
+    assert np.isnan(m["energy"]["pion"]["response"])  # a core fit needs >= 5 events
     assert m["energy"]["all"]["n"] == 4
+
+
+def test_evaluate_gaussian_response_per_class_and_energy():
+    """Electrons: 1 + N(0, 0.21/sqrt(E)); pions: 0.9 + N(0, 0.08) with a 10 % low tail."""
+    rng = np.random.default_rng(5)
+    n = 40000
+    label = np.arange(n) % 2
+    e_true = rng.uniform(10.0, 100.0, n)
+    ratio = np.where(label == 0, 1.0 + rng.normal(0.0, 1.0, n) * 0.21 / np.sqrt(e_true),
+                     0.9 + rng.normal(0.0, 0.08, n))
+    tail = (label == 1) & (rng.random(n) < 0.1)
+    ratio[tail] = rng.uniform(0.2, 0.5, tail.sum())
+    m = evaluate(rng.normal(label * 3.0, 1.0), ratio * e_true / ENERGY_SCALE, label, e_true)
+    pi = m["energy"]["pion"]
+    assert pi["response"] == pytest.approx(0.9, abs=0.002)
+    assert pi["core_sigma"] == pytest.approx(0.08, rel=0.03)
+    assert pi["resolution"] == pytest.approx(0.08 / 0.9, rel=0.03)
+    assert pi["tail_low"] == pytest.approx(0.1, abs=0.01) and pi["tail_high"] < 0.005
+    assert pi["std"] > 1.5 * pi["core_sigma"]  # the tail inflates the plain std, not the core
+    curve = m["resolution_vs_energy"]["electron"]
+    assert len(curve["bins"]) == 9 and sum(b["n"] for b in curve["bins"]) == n // 2
+    for b in curve["bins"]:
+        assert b["lo"] <= b["e_mean"] <= b["hi"]
+        assert b["response"] == pytest.approx(1.0, abs=0.01)
+    assert curve["fit"]["a"] == pytest.approx(0.21, rel=0.08)
+    assert curve["fit"]["b"] < 0.01
+    assert m["resolution_vs_energy"]["pion"]["fit"]["b"] == pytest.approx(0.08 / 0.9, rel=0.1)
+    assert m["auc"] > 0.95
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -136,7 +166,7 @@ def test_quantized_bits_option():
 # training
 # ---------------------------------------------------------------------------------------------------
 
-METRIC_FILES = {"model.keras", "metrics.json", "roc.png", "energy_response.png", "loss.png"}
+METRIC_FILES = {"model.keras", "metrics.json", "roc.png", "energy_response.png", "resolution.png", "loss.png"}
 
 
 @pytest.mark.parametrize("kind,quantized", [("garnet", False), ("garnet", True), ("gravnet", False),
@@ -147,7 +177,7 @@ def test_train_tiny(kind, quantized, calo, tmp_path):
               progress=False, **TINY[kind])
     assert set(os.listdir(out)) == METRIC_FILES
     assert os.listdir(tmp_path) == ["run"]  # no temporary directory left behind
-    for png in ("roc.png", "energy_response.png", "loss.png"):
+    for png in ("roc.png", "energy_response.png", "resolution.png", "loss.png"):
         with open(out / png, "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     on_disk = json.loads((out / "metrics.json").read_text())
@@ -160,7 +190,24 @@ def test_train_tiny(kind, quantized, calo, tmp_path):
     assert 0.0 <= on_disk["accuracy"] <= 1.0
     for group in ("electron", "pion", "all"):
         st = on_disk["energy"][group]
-        assert st["n"] > 0 and np.isfinite(st["response"]) and st["resolution"] >= 0.0
+        assert st["n"] > 0 and np.isfinite(st["response"]) and st["resolution"] >= 0.0 and st["std"] >= 0.0
+        assert 0.0 <= st["tail_fraction"] <= 1.0 and st["core_sigma"] >= 0.0
+    assert set(on_disk["resolution_vs_energy"]) == {"electron", "pion"}
+    assert on_disk["training"]["mode"] == "fixed" and 1 <= on_disk["training"]["best_epoch"] <= 2
+    assert 0.0 <= on_disk["pion_misid_at_e95"] <= 1.0
+    # the baselines are measured on the same validation events
+    base = on_disk["baselines"]
+    for key in ("inclusive", "per_class"):
+        e = base["energy_sum"][key]["energy"]
+        assert e["electron"]["n"] + e["pion"]["n"] == 48
+        assert e["electron"]["n"] == on_disk["energy"]["electron"]["n"]
+        assert np.isfinite(e["pion"]["resolution"]) and np.isfinite(e["electron"]["response"])
+        assert set(base["energy_sum"][key]["resolution_vs_energy"]) == {"electron", "pion"}
+    assert set(base["energy_sum"]["per_class"]["calibration"]) == {"electron", "pion"}
+    sh = base["shower_shape"]
+    assert sh["variables"] == ["depth", "width"] and 0.5 < sh["auc"] <= 1.0
+    assert set(sh["single_variable_auc"]) == {"depth", "width", "n_hits"}
+    assert all(0.5 <= v <= 1.0 for v in sh["single_variable_auc"].values())
     assert on_disk["energy"]["electron"]["n"] + on_disk["energy"]["pion"]["n"] == 48
     assert on_disk["train_seconds"] > 0 and on_disk["total_seconds"] >= on_disk["train_seconds"]
     for key in ("loss", "val_loss", "class_logit_loss", "energy_loss", "val_class_logit_loss", "val_energy_loss"):
@@ -187,6 +234,55 @@ def test_train_tiny(kind, quantized, calo, tmp_path):
     again = evaluate(lv[:, 0], ev[:, 0], calo["label"][perm], calo["energy"][perm])
     assert again["auc"] == pytest.approx(on_disk["auc"], abs=1e-9)
     assert again["energy"]["all"]["resolution"] == pytest.approx(on_disk["energy"]["all"]["resolution"], rel=1e-5)
+
+
+def test_train_to_convergence_restores_the_best_epoch(calo, tmp_path):
+    """Without ``epochs``: early stopping on the validation loss, best weights restored."""
+    m = train("garnet", data=calo, max_epochs=4, patience=1, batch_size=32, learning_rate=0.05,
+              output_dir=tmp_path / "c", seed=2, progress=False, **TINY_GARNET)
+    tr = m["training"]
+    assert tr["mode"] == "converge" and tr["max_epochs"] == 4 and tr["patience"] == 1 and tr["restored_best_weights"]
+    val = m["history"]["val_loss"]
+    assert m["epochs"] == len(val) <= 4 and tr["stopped_early"] == (len(val) < 4)
+    # the best epoch is the last one that lowered the validation loss by more than ES_MIN_DELTA
+    best, ref = 0, val[0]
+    for i, v in enumerate(val):
+        if v < ref - ES_MIN_DELTA:
+            best, ref = i, v
+    assert tr["best_epoch"] == best + 1 and m["best_loss"]["val_loss"] == val[best]
+    assert "lr" in m["history"]  # ReduceLROnPlateau logs the learning rate
+    # the saved model is the best epoch's
+    model = keras.models.load_model(tmp_path / "c" / "model.keras")
+    model.compile(loss={"class_logit": keras.losses.BinaryCrossentropy(from_logits=True),
+                        "energy": keras.losses.MeanSquaredError()},
+                  loss_weights={"class_logit": 1.0, "energy": m["energy_loss_weight"]})
+    va = np.random.default_rng(2).permutation(240)[192:]
+    loss = model.evaluate({"features": calo["features"][va], "nvtx": calo["nvtx"][va]},
+                          {"class_logit": calo["label"][va].astype(np.float32)[:, None],
+                           "energy": (calo["energy"][va] / ENERGY_SCALE)[:, None]}, batch_size=32, verbose=0)[0]
+    assert loss == pytest.approx(val[best], rel=1e-4)
+    assert set(os.listdir(tmp_path / "c")) == METRIC_FILES
+
+
+def test_remeasure_reproduces_a_run_on_generated_events(tmp_path):
+    m = train("garnet", n_events=150, n_vertices=V, epochs=1, batch_size=50, output_dir=tmp_path / "g",
+              progress=False, seed=4, **TINY_GARNET)
+    assert m["data"] == "built-in calo (generated)"
+    before = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    (tmp_path / "g" / "resolution.png").unlink()
+    again = remeasure(tmp_path / "g")
+    assert again == json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert set(MEASURED_KEYS) <= set(again)
+    for key in ("auc", "accuracy", "pion_misid_at_e95"):
+        assert again[key] == pytest.approx(before[key], abs=1e-9)
+    assert again["energy"]["all"]["core_sigma"] == pytest.approx(before["energy"]["all"]["core_sigma"], rel=1e-6)
+    assert again["baselines"] == before["baselines"]  # same events, same split
+    assert again["history"] == before["history"]
+    assert (tmp_path / "g" / "resolution.png").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "metrics.json").write_text(json.dumps({"data": "x.npz"}))
+    with pytest.raises(UserError, match="generated"):
+        remeasure(tmp_path / "other")
 
 
 def test_train_is_reproducible_and_refuses_overwrite(calo, tmp_path):
@@ -244,6 +340,9 @@ def test_cli_parsing():
     a = parser.parse_args(["train"])
     assert (a.model, a.quantized, a.bits, a.output, a.data, a.force, a.seed) == ("garnet", False, 8, None, None,
                                                                                   False, 0)
+    assert (a.epochs, a.max_epochs, a.patience, a.learning_rate) == (None, None, None, None)  # to convergence
+    a = parser.parse_args(["train", "--max-epochs", "50", "--patience", "4", "--learning-rate", "0.001"])
+    assert (a.max_epochs, a.patience, a.learning_rate) == (50, 4, 0.001)
     a = parser.parse_args(["train", "--model", "gravnet", "--quantized", "--bits", "6", "-n", "500", "-o", "r",
                            "--force", "--epochs", "3", "--batch-size", "16"])
     assert (a.model, a.quantized, a.bits, a.events, a.output, a.force, a.epochs, a.batch_size) == (
