@@ -46,6 +46,9 @@ def build_preset_model(name: str, **overrides):
 
 
 def config_path(name: str) -> Path:
-    """configs/NAME.yml of a source checkout (the configs are not part of the wheel)."""
+    """The conversion config ``configs/NAME.yml``: inside the installed package (``garnet_hls/configs``, see
+    pyproject.toml) or at the top of a source checkout."""
+    from garnet_hls.resources import configs_dir
+
     preset(name)
-    return Path(__file__).resolve().parent.parent / "configs" / f"{name}.yml"
+    return configs_dir() / f"{name}.yml"
