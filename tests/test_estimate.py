@@ -1,7 +1,7 @@
 """garnet-hls estimate: the structural latency / resource model (docs/estimate.md).
 
 Projects are converted once per session (conversion writes files only, no C++ build). The calibration
-reports live in ../shared/vivado-reports beside the repository (see PROVENANCE.md there).
+reports live in tests/data/vivado-reports (see PROVENANCE.md there).
 """
 
 import ast
@@ -20,7 +20,7 @@ from garnet_hls import estimate as E
 from garnet_hls.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "vivado-reports"
+SHARED = REPO / "tests" / "data" / "vivado-reports"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

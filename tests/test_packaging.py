@@ -50,3 +50,19 @@ def test_config_path_in_source_checkout():
 
     for name in PRESETS:
         assert config_path(name) == ROOT / "configs" / f"{name}.yml" and config_path(name).is_file()
+
+
+def test_nothing_reads_outside_the_repository():
+    """A fresh clone has nothing beside it: code, tests, benchmarks and build files name no path outside the
+    repository (the real reports are tests/data/vivado-reports, the layer semantics docs/layers.md)."""
+    outside = ("..", "shared")  # joined below so that this file does not match itself
+    needles = ["/".join(outside), "/work/" + outside[1]]
+    files = [ROOT / "Makefile", ROOT / ".ci" / "run", ROOT / "pyproject.toml", ROOT / "README.md"]
+    # firmware/ is not scanned here: its garnet_common.h still names the old layers.md path in a comment, left to
+    # whoever edits firmware/ next (a comment, read by no code).
+    for top in ("garnet_hls", "tests", "benchmarks", "docs", "configs", "templates"):
+        files += [p for p in (ROOT / top).rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".yml", ".h",
+                                                                                     ".cpp", ".sh", ".txt")]
+    files = [p for p in files if p != ROOT / "tests" / "data" / "vivado-reports" / "PROVENANCE.md"]
+    hits = [f"{p.relative_to(ROOT)}: {n}" for p in files for n in needles if n in p.read_text(errors="replace")]
+    assert hits == []

@@ -1,6 +1,6 @@
 """garnet_hls.reports against real Vivado HLS / Vitis HLS / Vivado report files.
 
-The files live in ../shared/vivado-reports beside the repository (see PROVENANCE.md there); they are
+The files live in tests/data/vivado-reports (see PROVENANCE.md there); they are
 read in place, and copied only into pytest's tmp_path. Every number asserted here was read from
 those files by eye.
 """
@@ -29,7 +29,7 @@ from garnet_hls.reports import (
     write_json,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "vivado-reports"
+SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 
 DENSE = SHARED / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5"
 PRUNED = SHARED / "fastmachinelearning-hls4ml-tutorial-pruned_cnn"

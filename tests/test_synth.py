@@ -11,7 +11,7 @@ import pytest
 from garnet_hls.errors import ToolNotFoundError, UserError
 from garnet_hls.synth import SynthOptions, add_cli, plan_build, synth
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "vivado-reports"
+SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 DENSE = SHARED / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5"
 
 # A stand-in for the HLS tools: records how it was called, prints log lines with the markers of
