@@ -9,6 +9,15 @@ from pathlib import Path
 
 from garnet_hls.errors import UserError
 
+#: The ``energy`` output of the models regresses ``true energy [GeV] / ENERGY_SCALE``.
+ENERGY_SCALE = 100.0
+
+#: Model kinds accepted by :func:`garnet_hls.models.build_model`.
+KINDS = ("garnet", "gravnet")
+
+#: Names of the models' two outputs, in order.
+OUTPUTS = ("class_logit", "energy")
+
 PRESETS = {
     # Iiyama et al. (arXiv:2008.03601): 128 vertices, 3-block GarNet stack, Dense 16 and 8, two heads.
     "garnet_paper": dict(kind="garnet", n_vertices=128, aggregators=(4, 4, 8), filters=(8, 8, 16),

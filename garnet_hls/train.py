@@ -6,8 +6,8 @@
 
 evaluates it on the held-out validation part and writes into ``output_dir``:
 
-* ``model.keras``   the trained model (loads with ``tf_keras.models.load_model`` once garnet_hls.models
-  is imported, no ``custom_objects``);
+* ``model.keras``   the trained model (loads with ``tf_keras.models.load_model`` after ``import garnet_hls``,
+  no ``custom_objects``);
 * ``metrics.json``  AUC, accuracy, energy response/resolution, losses, timing (see :func:`evaluate`);
 * ``roc.png``, ``energy_response.png``, ``loss.png``.
 
@@ -30,12 +30,10 @@ import tempfile
 import time
 import warnings
 
-import garnet_hls  # noqa: F401  -- sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
-
 import numpy as np
 
 from garnet_hls.errors import UserError
-from garnet_hls.models import ENERGY_SCALE, KINDS, build_model
+from garnet_hls.presets import ENERGY_SCALE, KINDS
 
 #: Demo-size training per model kind: events generated, epochs, batch size, peak learning rate.
 DEMO_SETTINGS = {
@@ -385,6 +383,8 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     model_args = dict(model_kw, quantized=bool(quantized))
     if quantized:
         model_args["weight_bits"] = weight_bits
+    from garnet_hls.models import build_model
+
     model = build_model(kind, **model_args)
     steps = epochs * int(np.ceil(n_train / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
