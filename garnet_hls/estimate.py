@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from garnet_hls.errors import UserError
+from garnet_hls.errors import UserError, require_dir
 
 BANNER = "ESTIMATE — not a synthesis result"
 MODEL_NAME = "garnet-hls structural estimate, model 1 (docs/estimate.md)"
@@ -426,10 +426,7 @@ def _yaml_scalar(text: str, key: str) -> str | None:
 def load_project(project_dir: str | Path) -> Project:
     """Read the files of a garnet-hls project (no hls4ml, no TensorFlow)."""
     path = Path(project_dir)
-    if not path.exists():
-        raise UserError(f"no such project directory: {path}")
-    if not path.is_dir():
-        raise UserError(f"not a directory: {path}")
+    require_dir(path, "garnet-hls project directory")
     meta_file = path / "garnet_project.json"
     if not meta_file.is_file():
         raise UserError(f"{path} is not a garnet-hls project (no garnet_project.json; make one with garnet-hls convert)")

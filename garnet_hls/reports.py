@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from garnet_hls.errors import UserError
+from garnet_hls.errors import UserError, require_dir
 
 RESOURCE_ORDER = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 _RESOURCE_ALIASES = {"DSP48E": "DSP", "DSP48": "DSP", "DSP48E1": "DSP", "DSP48E2": "DSP", "BRAM": "BRAM_18K"}
@@ -1106,8 +1106,7 @@ def find_reports(project_dir: str | Path) -> ReportFiles:
     report files are looked for in ``<dir>`` itself.
     """
     project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UserError(f"{project_dir}: no such directory")
+    require_dir(project_dir, "project directory (or a directory holding report files)")
     name = project_name_of(project_dir)
     files = ReportFiles(project_dir=str(project_dir), project_name=name)
 

@@ -431,7 +431,7 @@ def test_documentation_lists_the_calibration():
 def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     from garnet_hls.cli import main
 
-    with pytest.raises(UserError, match="no such project directory"):
+    with pytest.raises(UserError, match="missing does not exist"):
         E.estimate_project(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="not a garnet-hls project"):

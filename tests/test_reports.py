@@ -493,7 +493,7 @@ def test_cli_report_writes_json_and_html(tmp_path, capsys):
 def test_missing_directory_is_a_user_error(tmp_path):
     with pytest.raises(UserError) as exc:
         _cli(["report", str(tmp_path / "nope")])
-    assert "no such directory" in str(exc.value) and "\n" not in str(exc.value)
+    assert "does not exist" in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_empty_project_names_the_places_searched(tmp_path):

@@ -297,7 +297,7 @@ def test_vsynth_without_vivado_changes_nothing(env, tmp_path, monkeypatch):
 def test_missing_project_or_build_script(env, tmp_path):
     with pytest.raises(UserError) as exc:
         _cli(["synth", str(tmp_path / "nowhere")])
-    assert "no such project directory" in str(exc.value) and "\n" not in str(exc.value)
+    assert "does not exist" in str(exc.value) and "\n" not in str(exc.value)
     assert not isinstance(exc.value, ToolNotFoundError)
 
     prj = _project(tmp_path)
