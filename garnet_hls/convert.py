@@ -20,11 +20,11 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from garnet_hls import files
 from garnet_hls.errors import UserError
 from garnet_hls.quant import FixedType, parse_spec
 
@@ -356,7 +356,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     if out.exists() and not force:
         raise UserError(f"output directory {out} exists; use --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = Path(files.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
     try:
         hls_model = to_hls_model(model, cfg, str(tmp))
         hls_model.write()

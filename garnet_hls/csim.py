@@ -69,6 +69,8 @@ def build(project, verbose=False, fast=False) -> Path:
     lib = out_dir / f"csim-{h.hexdigest()[:16]}.so"
     if lib.exists():
         return lib
+    if verbose:
+        print("building the C simulation (g++, ~10-30 s)...", flush=True)
     out_dir.mkdir(exist_ok=True)
     inc = ["-I", str(prj / "firmware" / "ap_types"), "-I", str(prj), "-I", str(prj / "firmware")]
     defs = [f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"']
