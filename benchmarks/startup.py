@@ -11,7 +11,8 @@ comparison. Real work is kept tiny so that start-up dominates:
 * ``estimate PRJ``: a project converted once here from the ``garnet_paper`` preset (untrained model);
 * ``report DIR``: the real Vivado HLS reports of tests/data/vivado-reports (hls4ml's Dense 16x5 run);
 * ``synth PRJ`` with no HLS tool on PATH: it stops at "tool not found", which is all a start-up needs;
-* ``convert --help``, ``train --help`` and a full ``convert`` of the same model (TensorFlow + hls4ml).
+* ``convert --help``, ``train --help`` and a full ``convert`` of the same model (TensorFlow + hls4ml);
+* ``python -c pass``: the interpreter alone, the floor under every number.
 
 Results go to ``benchmarks/startup.md`` and ``benchmarks/startup.json`` (``--out`` to change the name),
 with the load average before and after. ``--root DIR`` measures another checkout of garnet-hls (for
@@ -55,7 +56,11 @@ def _measure(args, env, cwd, repeats, ok_codes=(0,)):
     for _ in range(repeats):
         with tempfile.TemporaryFile() as err:
             t0 = time.perf_counter()
-            p = subprocess.Popen([sys.executable, "-m", "garnet_hls", *args], env=env, cwd=cwd,
+            if args[:1] == ["<python>"]:
+                argv = [sys.executable, *args[1:]]
+            else:
+                argv = [sys.executable, "-m", "garnet_hls", *args]
+            p = subprocess.Popen(argv, env=env, cwd=cwd,
                                  stdout=subprocess.DEVNULL, stderr=err)
             _, status, usage = os.wait4(p.pid, 0)  # this child's own CPU time and peak memory
             walls.append(time.perf_counter() - t0)
@@ -98,6 +103,7 @@ def main(argv=None) -> int:
         model, prj = _setup(work, root)
         no_tools = [os.path.dirname(sys.executable), "/usr/bin", "/bin"]  # no vivado_hls / vitis-run here
         cases = [
+            ("python -c pass", ["<python>", "-c", "pass"], {}),  # the interpreter alone, for reference
             ("--help", ["--help"], {}),
             ("--version", ["--version"], {}),
             ("data", ["data", "calo", "-n", "10", "-o", str(work / "d.npz")], {}),
@@ -113,7 +119,7 @@ def main(argv=None) -> int:
         for name, cmd, opts in cases:
             env = _env(root, opts.get("path_dirs"))
             results[name] = _measure(cmd, env, work, args.repeats, opts.get("ok_codes", (0,)))
-            results[name]["needs_tensorflow"] = name.split()[0] not in NO_TF
+            results[name]["needs_tensorflow"] = name.split()[0] not in NO_TF + ("python",)
             print(f"{name:16s} wall {results[name]['wall_median_s']:7.3f} s (best {results[name]['wall_best_s']:.3f})"
                   f"  cpu {results[name]['cpu_median_s']:7.3f} s  rss {results[name]['max_rss_mib']:7.1f} MiB",
                   flush=True)
