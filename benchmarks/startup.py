@@ -135,7 +135,7 @@ def main(argv=None) -> int:
              f"`python benchmarks/startup.py --repeats {args.repeats}`: each command in a fresh process, "
              f"{os.cpu_count()} CPUs, load average {record['load_before'][0]} before / {record['load_after'][0]} "
              "after (other processes on the machine inflate wall times; CPU time is the steadier number).", "",
-             "| command | needs TensorFlow | wall median [s] | wall best [s] | CPU median [s] | max RSS [MiB] |",
+             "| command | command needs TensorFlow | wall median [s] | wall best [s] | CPU median [s] | max RSS [MiB] |",
              "|---|---|---|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| `{name}` | {'yes' if r['needs_tensorflow'] else 'no'} | {r['wall_median_s']:.3f} | "
