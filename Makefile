@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.garnet-hls-installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-startup install clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/estimates.py
+
+bench-startup: $(STAMP)
+	$(PY) benchmarks/startup.py
 
 clean:
 	rm -rf vivado_projects/*/ runs/ build/ *.egg-info

@@ -1,18 +1,36 @@
 """garnet-hls: GarNet/GravNet graph networks from (Q)Keras to bit-exact FPGA firmware through hls4ml.
 
-Importing the package sets up the Keras-2 environment (``TF_USE_LEGACY_KERAS=1``) and registers the
-layers with Keras, so ``tf_keras.models.load_model`` finds them without ``custom_objects``.
+Importing the package is cheap: it sets up the Keras-2 environment (``TF_USE_LEGACY_KERAS=1``) and does not
+import TensorFlow. ``GarNet``, ``GarNetStack`` and ``GravNet`` are imported on first use. Once tf_keras is
+imported (by anyone), our layers and QKeras' layers and quantizers are registered with Keras, so
+``tf_keras.models.load_model`` finds them without ``custom_objects`` (see ``garnet_hls._env``).
 """
 
-from garnet_hls._env import quiet_native_stderr, setup_keras2_environment
+from garnet_hls._env import register_when_keras_loads, setup_keras2_environment
 
 setup_keras2_environment()
-with quiet_native_stderr():
-    import tensorflow  # noqa: F401
 
 __version__ = "0.1.0"
 
 from garnet_hls.errors import ToolNotFoundError, UserError  # noqa: E402
-from garnet_hls.layers import GarNet, GarNetStack, GravNet  # noqa: E402
 
 __all__ = ["GarNet", "GarNetStack", "GravNet", "UserError", "ToolNotFoundError", "__version__"]
+
+_LAZY = {"GarNet": "garnet_hls.layers", "GarNetStack": "garnet_hls.layers", "GravNet": "garnet_hls.layers"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'garnet_hls' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+register_when_keras_loads()

@@ -131,7 +131,7 @@ def compare(model, project, data, batch_size=256, progress=False, sim=None) -> C
     """Run the C simulation and the float64 Keras model on ``data`` and compare them."""
     from garnet_hls.csim import CSim
 
-    sim = sim or CSim(project)
+    sim = sim or CSim(project, verbose=progress)  # says so before a g++ build
     meta = sim.meta
     outputs, traces = sim.run(data, trace=True, progress=progress)
     with keras_float64():

@@ -20,11 +20,11 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from garnet_hls import files
 from garnet_hls.errors import UserError
 from garnet_hls.quant import FixedType, parse_spec
 
@@ -58,6 +58,25 @@ SUPPORTED = ("InputLayer", "GarNet", "GarNetStack", "GravNet", "QDense", "Dense"
 # ------------------------------------------------------------------------------------------------
 # Inputs: model and config
 # ------------------------------------------------------------------------------------------------
+def _saved_keras_version(p: Path) -> str | None:
+    """The Keras version a .keras (zip: metadata.json) or .h5 (root attribute) file was saved with, if it says."""
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as z:
+                if "metadata.json" in z.namelist():
+                    return str(json.loads(z.read("metadata.json")).get("keras_version") or "") or None
+            return None
+        import h5py
+
+        with h5py.File(p, "r") as f:
+            v = f.attrs.get("keras_version")
+        return (v.decode() if isinstance(v, bytes) else str(v)) if v is not None else None
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the loader itself
+        return None
+
+
 def load_keras_model(path):
     """Load a .keras / .h5 model with our layers and QKeras' registered."""
     import garnet_hls  # noqa: F401  (registers our layers)
@@ -67,6 +86,10 @@ def load_keras_model(path):
         raise UserError(f"model file {path} does not exist")
     if p.is_dir():
         raise UserError(f"model path {path} is a directory, expected a .keras or .h5 file")
+    version = _saved_keras_version(p)
+    if version and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3:
+        raise UserError(f"{path} is a Keras 3 model (saved with Keras {version}); garnet-hls reads tf_keras (Keras 2) "
+                        "models: build and save it with tf_keras / QKeras (TF_USE_LEGACY_KERAS=1)")
     import tf_keras as keras
     from qkeras.utils import _add_supported_quantized_objects
 
@@ -95,6 +118,8 @@ def load_config(path) -> dict:
 
 
 def _check_keys(found: dict, valid, where: str):
+    if not isinstance(found, dict):
+        raise UserError(f"{where} must be a mapping of keys ({', '.join(sorted(valid))}), got {found!r}")
     bad = sorted(set(found) - set(valid))
     if bad:
         raise UserError(f"unknown key {bad[0]!r} in {where}; valid keys: {', '.join(sorted(valid))}")
@@ -331,7 +356,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     if out.exists() and not force:
         raise UserError(f"output directory {out} exists; use --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = Path(files.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
     try:
         hls_model = to_hls_model(model, cfg, str(tmp))
         hls_model.write()

@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from garnet_hls.convert import META_FILE
-from garnet_hls.errors import UserError
+from garnet_hls.errors import UserError, require_dir
 
 
 def read_meta(project) -> dict:
     prj = Path(project)
-    if not prj.is_dir():
-        raise UserError(f"project directory {project} does not exist")
+    require_dir(prj)
     p = prj / META_FILE
     if not p.is_file():
         raise UserError(f"{project} is not a garnet-hls project (no {META_FILE}); create it with garnet-hls convert")
@@ -70,6 +69,8 @@ def build(project, verbose=False, fast=False) -> Path:
     lib = out_dir / f"csim-{h.hexdigest()[:16]}.so"
     if lib.exists():
         return lib
+    if verbose:
+        print("building the C simulation (g++, ~10-30 s)...", flush=True)
     out_dir.mkdir(exist_ok=True)
     inc = ["-I", str(prj / "firmware" / "ap_types"), "-I", str(prj), "-I", str(prj / "firmware")]
     defs = [f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"']

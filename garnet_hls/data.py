@@ -81,12 +81,12 @@ return the same keys as a dict (``kind`` as a Python str).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import zipfile
 
 import numpy as np
 
+from garnet_hls import files
 from garnet_hls.errors import UserError
 
 # ---------------------------------------------------------------------------------------------
@@ -539,7 +539,7 @@ def save_npz(path, data, compress=False):
     parent = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(parent, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=parent)
+        fd, tmp = files.mkstemp(prefix=".tmp-", suffix=".npz", dir=parent)  # umask, not 0600
     except OSError as exc:
         raise UserError(_one_line(f"cannot write {path}: {exc.strerror or exc}")) from None
     try:

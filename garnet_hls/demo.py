@@ -4,7 +4,8 @@
 2. train the quantized paper GarNet model (``garnet_paper`` preset, demo-size training),
 3. convert it with ``configs/garnet_paper.yml``,
 4. build and run the C simulation,
-5. compare it with the Keras model bit for bit, and print the verdict.
+5. compare it with the Keras model bit for bit, print the verdict and the estimated latency and resources
+   (``garnet-hls estimate``).
 
 Everything goes under ``runs/demo/`` and ``vivado_projects/demo_garnet_paper/``; a re-run replaces them.
 """
@@ -22,6 +23,7 @@ def run_demo(args):
     from garnet_hls.convert import convert
     from garnet_hls.csim import CSim
     from garnet_hls.data import generate_calo, save_npz
+    from garnet_hls.estimate import estimate_project, format_estimate
     from garnet_hls.presets import config_path, preset
     from garnet_hls.train import train
 
@@ -31,24 +33,24 @@ def run_demo(args):
     V = kw["n_vertices"]
     root = Path(args.output)
     t0 = time.time()
-    print(f"[1/5] built-in calorimeter data: {args.test_events} test events, V={V}")
+    print(f"[1/5] built-in calorimeter data: {args.test_events} test events, V={V}", flush=True)
     test = generate_calo(args.test_events, n_vertices=V, seed=1001)
     save_npz(root / "test_events.npz", test)
 
-    print(f"[2/5] training the quantized {name} model")
+    print(f"[2/5] training the quantized {name} model", flush=True)
     t = time.time()
     metrics = train(kind=kind, output_dir=root / name, force=True, seed=0, progress=not args.quiet,
                     n_events=args.train_events, epochs=args.epochs, demo=True, **kw)  # time-boxed, not converged
     t_train = time.time() - t
     print(f"      AUC {metrics.get('auc', float('nan')):.3f}, trained in {t_train:.0f} s")
 
-    print(f"[3/5] converting with configs/{name}.yml")
+    print(f"[3/5] converting with configs/{name}.yml", flush=True)
     prj = convert(root / name / "model.keras", config_path(name), Path(args.project), force=True)
     print(f"      project: {prj}")
 
-    print("[4/5] building and running the C simulation")
+    print("[4/5] building and running the C simulation", flush=True)
     t = time.time()
-    sim = CSim(prj)
+    sim = CSim(prj, verbose=True)  # prints a line before the g++ build
     t_build = time.time() - t
     t = time.time()
     sim.run(test, progress=not args.quiet)
@@ -61,6 +63,8 @@ def run_demo(args):
     model = keras.models.load_model(root / name / "model.keras", compile=False)
     r = compare(model, prj, test, sim=sim, progress=not args.quiet)
     print(format_result(r))
+    print("\nlatency and resources of the firmware, estimated without vendor tools (garnet-hls estimate):")
+    print(format_estimate(estimate_project(prj)), end="")
     print(f"demo finished in {time.time() - t0:.0f} s; plots and metrics in {root / name}")
     return 0 if r.bit_exact else 1
 

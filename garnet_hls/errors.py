@@ -11,3 +11,15 @@ class ToolNotFoundError(UserError):
     """An external tool (vivado_hls, vitis_hls, ...) is not on PATH."""
 
     exit_code = 2
+
+
+def require_dir(path, what: str = "project directory") -> None:
+    """Raise a one-line UserError unless ``path`` is a directory: 'does not exist' or 'is a file'."""
+    import os
+
+    if os.path.isdir(path):
+        return
+    if os.path.exists(path):
+        kind = "a file" if os.path.isfile(path) else "not a directory"
+        raise UserError(f"{path} is {kind}, expected a {what}")
+    raise UserError(f"{what} {path} does not exist")

@@ -17,8 +17,10 @@ from garnet_hls.estimate_model import _grid
 # ------------------------------------------------------------------------------------------------
 
 def default_reports_dir() -> Path:
-    """../shared/vivado-reports beside the repository (see PROVENANCE.md there)."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "vivado-reports"
+    """``tests/data/vivado-reports`` of a source checkout (see PROVENANCE.md there): the real reports are
+    test data of the repository and do not ship in the wheel; pass ``reports_dir`` to
+    :func:`calibration_table` to use another copy."""
+    return Path(__file__).resolve().parents[1] / "tests" / "data" / "vivado-reports"
 
 
 _F16 = FixedType(16, 6, True)
@@ -114,7 +116,8 @@ def calibration_table(reports_dir: str | Path | None = None) -> list[dict[str, A
 
     root = Path(reports_dir) if reports_dir else default_reports_dir()
     if not root.is_dir():
-        raise UserError(f"calibration reports not found: {root}")
+        raise UserError(f"calibration reports not found: {root} (they are test data of the source repository, "
+                        "tests/data/vivado-reports; pass reports_dir)")
     cache: dict[Path, Any] = {}
 
     def module(folder: str, name: str):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from garnet_hls.errors import UserError
+from garnet_hls.errors import UserError, require_dir
 from garnet_hls.estimate_model import FixedType, parse_type
 
 @dataclass
@@ -150,10 +150,7 @@ def _yaml_scalar(text: str, key: str) -> str | None:
 def load_project(project_dir: str | Path) -> Project:
     """Read the files of a garnet-hls project (no hls4ml, no TensorFlow)."""
     path = Path(project_dir)
-    if not path.exists():
-        raise UserError(f"no such project directory: {path}")
-    if not path.is_dir():
-        raise UserError(f"not a directory: {path}")
+    require_dir(path, "garnet-hls project directory")
     meta_file = path / "garnet_project.json"
     if not meta_file.is_file():
         raise UserError(f"{path} is not a garnet-hls project (no garnet_project.json; make one with garnet-hls convert)")

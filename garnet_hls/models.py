@@ -23,9 +23,9 @@ activation_int_bits)')`` for the ReLUs (default ``quantized_relu(10,4)`` = ``ap_
 ``quantized=True`` (their defaults, docs/quantization.md) except that their kernel/bias quantizers also
 use ``weight_bits``. The two output ``QDense`` layers have no output quantizer.
 
-Importing this module registers the QKeras layers and quantizers with Keras' serialization (see
-:func:`register_qkeras_objects`), so a saved quantized model loads with ``tf_keras.models.load_model``
-without ``custom_objects``.
+Once tf_keras is imported after ``import garnet_hls``, the QKeras layers and quantizers are registered with
+Keras' serialization (``garnet_hls._env``), so a saved quantized model loads with
+``tf_keras.models.load_model`` without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -34,28 +34,19 @@ import garnet_hls  # noqa: F401  -- sets TF_USE_LEGACY_KERAS=1 before TensorFlow
 
 import tf_keras as keras
 
+from garnet_hls._env import register_keras_objects
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNetStack, GravNet
-
-#: The ``energy`` output regresses ``true energy [GeV] / ENERGY_SCALE``.
-ENERGY_SCALE = 100.0
-
-#: Model kinds accepted by :func:`build_model`.
-KINDS = ("garnet", "gravnet")
-
-#: Names of the two outputs, in order.
-OUTPUTS = ("class_logit", "energy")
+# ENERGY_SCALE: the ``energy`` output regresses ``true energy [GeV] / ENERGY_SCALE``; KINDS: the model kinds
+# accepted by build_model; OUTPUTS: the names of the two outputs, in order. They live in garnet_hls.presets,
+# which imports no TensorFlow (the command line needs them to build its parser).
+from garnet_hls.presets import ENERGY_SCALE, KINDS, OUTPUTS  # noqa: F401
 
 
 def register_qkeras_objects():
-    """Make QKeras layers/quantizers known to Keras' serialization (idempotent)."""
-    from qkeras.utils import _add_supported_quantized_objects
-
-    objs = {}
-    _add_supported_quantized_objects(objs)
-    registry = keras.utils.get_custom_objects()
-    for name, obj in objs.items():
-        registry.setdefault(name, obj)
+    """Make our layers and QKeras layers/quantizers known to Keras' serialization (idempotent; done already
+    when tf_keras was imported after garnet_hls)."""
+    register_keras_objects()
 
 
 register_qkeras_objects()

@@ -9,6 +9,15 @@ from pathlib import Path
 
 from garnet_hls.errors import UserError
 
+#: The ``energy`` output of the models regresses ``true energy [GeV] / ENERGY_SCALE``.
+ENERGY_SCALE = 100.0
+
+#: Model kinds accepted by :func:`garnet_hls.models.build_model`.
+KINDS = ("garnet", "gravnet")
+
+#: Names of the models' two outputs, in order.
+OUTPUTS = ("class_logit", "energy")
+
 PRESETS = {
     # Iiyama et al. (arXiv:2008.03601): 128 vertices, 3-block GarNet stack, Dense 16 and 8, two heads.
     "garnet_paper": dict(kind="garnet", n_vertices=128, aggregators=(4, 4, 8), filters=(8, 8, 16),
@@ -46,6 +55,9 @@ def build_preset_model(name: str, **overrides):
 
 
 def config_path(name: str) -> Path:
-    """configs/NAME.yml of a source checkout (the configs are not part of the wheel)."""
+    """The conversion config ``configs/NAME.yml``: inside the installed package (``garnet_hls/configs``, see
+    pyproject.toml) or at the top of a source checkout."""
+    from garnet_hls.resources import configs_dir
+
     preset(name)
-    return Path(__file__).resolve().parent.parent / "configs" / f"{name}.yml"
+    return configs_dir() / f"{name}.yml"

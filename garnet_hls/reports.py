@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from garnet_hls.errors import UserError
+from garnet_hls.errors import UserError, require_dir
 
 RESOURCE_ORDER = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 _RESOURCE_ALIASES = {"DSP48E": "DSP", "DSP48": "DSP", "DSP48E1": "DSP", "DSP48E2": "DSP", "BRAM": "BRAM_18K"}
@@ -1106,8 +1106,7 @@ def find_reports(project_dir: str | Path) -> ReportFiles:
     report files are looked for in ``<dir>`` itself.
     """
     project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UserError(f"{project_dir}: no such directory")
+    require_dir(project_dir, "project directory (or a directory holding report files)")
     name = project_name_of(project_dir)
     files = ReportFiles(project_dir=str(project_dir), project_name=name)
 
@@ -1243,6 +1242,22 @@ def _fmt_ns(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+def _fmt_time(ns: float | None) -> str:
+    """A time given in ns in the unit Vivado HLS itself would print it in: '50.000 ns', '6.340 us',
+    '45.904 s' (not '45904000000.000 ns')."""
+    if ns is None:
+        return "-"
+    for unit, scale in (("ns", 1.0), ("us", 1e3), ("ms", 1e6)):
+        if abs(ns) < 1e3 * scale:
+            return f"{ns / scale:.3f} {unit}"
+    return f"{ns / 1e9:.3f} s"
+
+
+#: What a latency the report leaves undefined ('?' in the text report, 'undef' in the XML: a loop whose
+#: trip count HLS cannot bound) is printed as.
+UNDEFINED = "undefined"
+
+
 def _fmt_pct(p: float | None) -> str:
     return "n/a" if p is None else f"{p:.1f}%"
 
@@ -1262,10 +1277,14 @@ def _csynth_lines(s: SynthesisReport) -> list[str]:
     for label, which in (("best", "best"), ("average", "avg"), ("worst", "worst")):
         cycles = getattr(s, f"latency_{which}")
         if cycles is None:
+            # best and worst are in every report: missing means HLS could not bound them. The average is
+            # only in the XML report: left out when the report has none.
+            if which != "avg":
+                lat_rows.append([f"latency {label}", UNDEFINED, "(not bounded by HLS)"])
             continue
         ns = s.latency_ns(which)
         reported = getattr(s, f"latency_{which}_ns") is not None
-        lat_rows.append([f"latency {label}", f"{cycles} cycles", f"{_fmt_ns(ns)} ns" + ("" if reported else " (cycles x target)")])
+        lat_rows.append([f"latency {label}", f"{cycles} cycles", _fmt_time(ns) + ("" if reported else " (cycles x target)")])
     if s.interval_min is not None or s.interval_max is not None:
         lat_rows.append(["interval", f"{_fmt(s.interval_min)} / {_fmt(s.interval_max)} cycles (min / max)", s.pipeline_type or ""])
     lat_rows.append(["clock target", f"{_fmt_ns(s.target_clock_ns)} ns", f"uncertainty {_fmt_ns(s.clock_uncertainty_ns)} ns"])
@@ -1404,7 +1423,9 @@ def write_html(report: ProjectReport, path: str | Path) -> None:
         rows = [("top", s.top), ("part", s.part)]
         for label, which in (("best", "best"), ("average", "avg"), ("worst", "worst")):
             if getattr(s, f"latency_{which}") is not None:
-                rows.append((f"latency {label}", f"{getattr(s, f'latency_{which}')} cycles / {_fmt_ns(s.latency_ns(which))} ns"))
+                rows.append((f"latency {label}", f"{getattr(s, f'latency_{which}')} cycles / {_fmt_time(s.latency_ns(which))}"))
+            elif which != "avg":
+                rows.append((f"latency {label}", UNDEFINED))
         rows += [
             ("interval min / max", f"{_fmt(s.interval_min)} / {_fmt(s.interval_max)} cycles"),
             ("target clock", f"{_fmt_ns(s.target_clock_ns)} ns"),

@@ -1,7 +1,8 @@
-"""Where the shipped non-Python files are: ``firmware/`` (our HLS C++) and ``templates/``.
+"""Where the shipped non-Python files are: ``firmware/`` (our HLS C++), ``templates/`` and ``configs/``
+(the presets' conversion configs).
 
 In a wheel they are installed inside the package (``garnet_hls/firmware``, ``garnet_hls/templates``,
-see pyproject.toml); in a source checkout or an editable install they are at the repository's top.
+``garnet_hls/configs``, see pyproject.toml); in a source checkout or an editable install they are at the repository's top.
 """
 
 from __future__ import annotations
@@ -24,3 +25,7 @@ def firmware_dir() -> Path:
 
 def templates_dir() -> Path:
     return resource_dir("templates")
+
+
+def configs_dir() -> Path:
+    return resource_dir("configs")

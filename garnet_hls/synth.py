@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from garnet_hls.errors import ToolNotFoundError, UserError
+from garnet_hls.errors import ToolNotFoundError, UserError, require_dir
 from garnet_hls import reports
 
 LOG_NAME = "synth.log"
@@ -144,8 +144,7 @@ def _from_env(var: str) -> str | None:
 def plan_build(project_dir: str | Path, options: SynthOptions) -> BuildPlan:
     """Check the project and find the tool; raise UserError / ToolNotFoundError without side effects."""
     project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UserError(f"{project_dir}: no such project directory")
+    require_dir(project_dir, "hls4ml project directory")
     build_tcl = project_dir / "build_prj.tcl"
     if not build_tcl.is_file():
         raise UserError(f"{project_dir}: no build_prj.tcl here; is this an hls4ml project directory?")

@@ -17,8 +17,8 @@ It then evaluates the model on the held-out validation events, beside simple bas
 same events (:mod:`garnet_hls.physics`: a calibrated energy sum, per class and inclusive, and a
 shower-shape likelihood for e/pi), and writes into ``output_dir``:
 
-* ``model.keras``   the trained model (loads with ``tf_keras.models.load_model`` once garnet_hls.models
-  is imported, no ``custom_objects``);
+* ``model.keras``   the trained model (loads with ``tf_keras.models.load_model`` after ``import garnet_hls``,
+  no ``custom_objects``);
 * ``metrics.json``  AUC, accuracy, energy response and core resolution (per class and in bins of true
   energy, with tail fractions and an a/sqrt(E) (+) b fit), the baselines, losses, timing (see
   :func:`evaluate` and :func:`baselines`);
@@ -46,13 +46,11 @@ import tempfile
 import time
 import warnings
 
-import garnet_hls  # noqa: F401  -- sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
-
 import numpy as np
 
-from garnet_hls import physics
+from garnet_hls import files, physics
 from garnet_hls.errors import UserError
-from garnet_hls.models import ENERGY_SCALE, KINDS, build_model
+from garnet_hls.presets import ENERGY_SCALE, KINDS
 
 #: Demo-size training per model kind (``demo=True``): events generated, epochs, batch size, peak learning
 #: rate. A GarNet training takes about a minute on two CPU cores.
@@ -630,6 +628,8 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     model_args = dict(model_kw, quantized=bool(quantized))
     if quantized:
         model_args["weight_bits"] = weight_bits
+    from garnet_hls.models import build_model
+
     model = build_model(kind, **model_args)
     callbacks = []
     if converge:
@@ -652,7 +652,7 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     parent = os.path.dirname(output_dir)
     try:
         os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+        tmp = files.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)  # umask, not 0700
     except OSError as e:
         raise UserError(f"cannot write {output_dir}: {e.strerror or e}") from None
     try:

@@ -1,6 +1,6 @@
 """Independent float64 NumPy reference of GarNet, GarNet stack and GravNet.
 
-Written from ``shared/layers.md`` (what the layers compute) and ``docs/quantization.md`` (where a
+Written from ``docs/layers.md`` (what the layers compute) and ``docs/quantization.md`` (where a
 quantized layer rounds and saturates), *not* from the Keras code, so that the tests compare two
 independent readings of the same documents.
 

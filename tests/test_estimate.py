@@ -1,7 +1,7 @@
 """garnet-hls estimate: the structural latency / resource model (docs/estimate.md).
 
 Projects are converted once per session (conversion writes files only, no C++ build). The calibration
-reports live in ../shared/vivado-reports beside the repository (see PROVENANCE.md there).
+reports live in tests/data/vivado-reports (see PROVENANCE.md there).
 """
 
 import ast
@@ -20,7 +20,7 @@ from garnet_hls import estimate as E
 from garnet_hls.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "vivado-reports"
+SHARED = REPO / "tests" / "data" / "vivado-reports"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -469,7 +469,7 @@ def test_documentation_lists_the_calibration():
 def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     from garnet_hls.cli import main
 
-    with pytest.raises(UserError, match="no such project directory"):
+    with pytest.raises(UserError, match="missing does not exist"):
         E.estimate_project(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="not a garnet-hls project"):

@@ -1,6 +1,6 @@
 """garnet_hls.reports against real Vivado HLS / Vitis HLS / Vivado report files.
 
-The files live in ../shared/vivado-reports beside the repository (see PROVENANCE.md there); they are
+The files live in tests/data/vivado-reports (see PROVENANCE.md there); they are
 read in place, and copied only into pytest's tmp_path. Every number asserted here was read from
 those files by eye.
 """
@@ -29,7 +29,7 @@ from garnet_hls.reports import (
     write_json,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "vivado-reports"
+SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 
 DENSE = SHARED / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5"
 PRUNED = SHARED / "fastmachinelearning-hls4ml-tutorial-pruned_cnn"
@@ -436,11 +436,11 @@ def test_format_table_values():
 
     cosim = format_table(load_report(CONV2D))
     assert "Co-simulation: Pass" in cosim and "965/965/965" in cosim
-    assert re.search(r"latency average\s+1268 cycles\s+6340\.000 ns", cosim)
+    assert re.search(r"latency average\s+1268 cycles\s+6\.340 us", cosim)
     slr = format_table(load_report(PRUNED))
     assert "176.2%" in slr
     derived = format_table(load_report(STAGES))
-    assert "31370.000 ns (cycles x target)" in derived
+    assert "31.370 us (cycles x target)" in derived
 
 
 def test_json_output(tmp_path):
@@ -472,7 +472,7 @@ def test_html_output(tmp_path):
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert "<td>DSP</td><td>5414</td><td>12288</td><td>44.1%</td>" in page
-    assert "1044 cycles / 5220.000 ns" in page
+    assert "1044 cycles / 5.220 us" in page
     assert "<td>5386</td><td>12288</td><td>43.8%</td>" in page  # Vivado synthesis DSPs
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(pngs) == 2  # utilisation chart and per-module chart
@@ -493,7 +493,7 @@ def test_cli_report_writes_json_and_html(tmp_path, capsys):
 def test_missing_directory_is_a_user_error(tmp_path):
     with pytest.raises(UserError) as exc:
         _cli(["report", str(tmp_path / "nope")])
-    assert "no such directory" in str(exc.value) and "\n" not in str(exc.value)
+    assert "does not exist" in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_empty_project_names_the_places_searched(tmp_path):
@@ -584,3 +584,54 @@ def test_find_reports_without_config_uses_project_tcl_or_glob(tmp_path):
     assert find_reports(prj).project_name == "myproject"
     rep = load_report(prj / "myproject_prj")  # the _prj directory itself
     assert rep.csynth.latency_worst == 695 and rep.cosim.status == "Fail"
+
+
+# ---------------------------------------------------------------------------------------------
+# Undefined latencies and long ones, written the way Vivado HLS writes them into the real report layout
+# (hls4ml's Dense 16x5 report with its summary latency cells replaced).
+# ---------------------------------------------------------------------------------------------
+SUMMARY_ROW = "|       10|       10| 50.000 ns | 50.000 ns |    8|    8| dataflow |"
+
+
+def _dense_with(tmp_path, rpt_row=None, xml_latency=None):
+    d = tmp_path / "dense"
+    shutil.copytree(DENSE, d)
+    rpt, xml = d / "myproject_csynth.rpt", d / "myproject_csynth.xml"
+    if rpt_row is not None:
+        text = rpt.read_text()
+        assert text.count(SUMMARY_ROW) == 1
+        rpt.write_text(text.replace(SUMMARY_ROW, rpt_row))
+    if xml_latency is not None:
+        text = xml.read_text()
+        for tag in ("Best-case", "Average-case", "Worst-case"):
+            text = text.replace(f"<{tag}Latency>10</{tag}Latency>", f"<{tag}Latency>{xml_latency[0]}</{tag}Latency>")
+            text = text.replace(f"<{tag}RealTimeLatency>50.000 ns</{tag}RealTimeLatency>",
+                                f"<{tag}RealTimeLatency>{xml_latency[1]}</{tag}RealTimeLatency>")
+        xml.write_text(text)
+    return rpt, xml
+
+
+def test_undefined_latency_is_printed_as_undefined(tmp_path):
+    rpt, xml = _dense_with(tmp_path, rpt_row="|        ?|        ?|          ?|          ?|    ?|    ?| dataflow |",
+                           xml_latency=("undef", "undef"))
+    for rep in (parse_csynth_rpt(rpt), parse_csynth_xml(xml)):
+        assert rep.latency_best is None and rep.latency_worst is None
+        text = format_table(rep)
+        assert re.search(r"latency best\s+undefined", text), text
+        assert re.search(r"latency worst\s+undefined", text), text
+        assert re.search(r"clock estimated\s+4\.049 ns", text)  # the rest of the summary is still there
+    out = tmp_path / "r.html"
+    write_html(load_report(rpt.parent), out)
+    assert "<th>latency worst</th><td>undefined</td>" in out.read_text()
+
+
+def test_latency_in_seconds_is_printed_in_seconds(tmp_path):
+    # 45.904 s at the 5 ns clock: 9,180,800,000 cycles; Vivado HLS writes the absolute latency as '45.904 sec'
+    row = "|9180800000|9180800000| 45.904 sec | 45.904 sec |    8|    8| dataflow |"
+    rpt, xml = _dense_with(tmp_path, rpt_row=row, xml_latency=("9180800000", "45.904 sec"))
+    for rep in (parse_csynth_rpt(rpt), parse_csynth_xml(xml)):
+        assert rep.latency_worst == 9180800000
+        assert rep.latency_worst_ns == pytest.approx(45.904e9)  # the JSON keeps ns
+        text = format_table(rep)
+        assert re.search(r"latency worst\s+9180800000 cycles\s+45\.904 s\b", text), text
+        assert "45904000000" not in text

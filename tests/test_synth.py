@@ -11,7 +11,7 @@ import pytest
 from garnet_hls.errors import ToolNotFoundError, UserError
 from garnet_hls.synth import SynthOptions, add_cli, plan_build, synth
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "vivado-reports"
+SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 DENSE = SHARED / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5"
 
 # A stand-in for the HLS tools: records how it was called, prints log lines with the markers of
@@ -297,7 +297,7 @@ def test_vsynth_without_vivado_changes_nothing(env, tmp_path, monkeypatch):
 def test_missing_project_or_build_script(env, tmp_path):
     with pytest.raises(UserError) as exc:
         _cli(["synth", str(tmp_path / "nowhere")])
-    assert "no such project directory" in str(exc.value) and "\n" not in str(exc.value)
+    assert "does not exist" in str(exc.value) and "\n" not in str(exc.value)
     assert not isinstance(exc.value, ToolNotFoundError)
 
     prj = _project(tmp_path)

@@ -1,7 +1,7 @@
 """GarNet: distance-weighted aggregation through a few learned aggregators.
 
 Qasim et al., arXiv:1902.07987; the FPGA version Iiyama et al., arXiv:2008.03601. The semantics are
-those of ``../shared/layers.md``; the rounding places of the quantized layer are ``docs/quantization.md``.
+those of ``docs/layers.md``; the rounding places of the quantized layer are ``docs/quantization.md``.
 For a graph with ``V`` vertex slots of which the first ``nvtx`` are valid, with ``A`` aggregators,
 ``P`` propagated features and ``F_out`` filters:
 

@@ -1,6 +1,6 @@
 """GravNet: message passing over the k nearest neighbours in a learned space.
 
-Qasim et al., arXiv:1902.07987. Semantics as in ``../shared/layers.md``; the rounding places of the
+Qasim et al., arXiv:1902.07987. Semantics as in ``docs/layers.md``; the rounding places of the
 quantized layer are ``docs/quantization.md``. With ``S`` learned-space dimensions, ``P`` propagated
 features, ``k`` neighbours and ``F_out`` filters:
 
