@@ -1,5 +1,5 @@
 // garnet-hls: pieces shared by the GarNet and GravNet kernels (collapse, activation, table lookup).
-// Semantics: ../shared/layers.md; rounding places: docs/quantization.md. All types come from the
+// Semantics: docs/layers.md; rounding places: docs/quantization.md. All types come from the
 // generated config structs; every sum and product between two rounding points is held in a type wide
 // enough to be exact, so the result does not depend on the order of the arithmetic.
 #ifndef GARNET_HLS_COMMON_H_

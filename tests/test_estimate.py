@@ -497,7 +497,7 @@ def test_errors_for_bad_projects(tmp_path, small_project, capsys):
 # garnet-hls report PROJECT --estimate
 # ------------------------------------------------------------------------------------------------
 
-REAL_CSYNTH = REPO / "tests" / "data" / "vivado-reports" / "hls4ml-test_report-dense16x5" / "myproject_csynth.xml"
+REAL_CSYNTH = REPO / "tests" / "data" / "vivado-reports" / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5" / "myproject_csynth.xml"
 
 
 def test_report_prints_synthesis_beside_the_estimate(small_project, tmp_path, capsys):
