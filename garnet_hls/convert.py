@@ -222,7 +222,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             if kind == "Dense":
                 reason = "float Dense: its weights are not quantized (use QDense with kernel/bias quantizers)"
             elif t_x is None:
-                reason = f"its input {src!r} is not a fixed-point value"
+                reason = _not_fixed_reason(src, upstream_ok)
             elif t_w is None:
                 reason = "QDense without kernel_quantizer: its weights are floats"
             elif layer.use_bias and t_b is None:
@@ -245,7 +245,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                     reason = (f"its exact sum needs {acc.width} bits ({acc}); Keras computes it in float64, "
                               "which carries 53: use narrower quantizers")
             out_t[name] = acc
-            record(name, kind, reason is None, acc, reason)
+            record(name, kind, reason is None and acc is not None, acc, reason)
         elif kind == "QActivation":
             q = layer.get_config()["activation"]
             t = _quantizer_type(q) if ("quantized_bits" in str(q) or "quantized_relu" in str(q)) else None
@@ -256,11 +256,11 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             src = inbound[name][0]
             t_x = out_t.get(src)
             if t_x is None:
-                reason = f"its input {src!r} is not a fixed-point value"
+                reason = _not_fixed_reason(src, upstream_ok)
             else:
                 reason = float32_rounding_reason(t_x, t, src) if t.relu else None
             out_t[name] = t
-            record(name, kind, reason is None, t, reason)
+            record(name, kind, reason is None and t_x is not None, t, reason)
         elif kind == "Activation":
             act = layer.get_config()["activation"]
             if act not in ("relu", "linear"):
@@ -272,6 +272,13 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             record(name, kind, True, out_t[name])
     _check_precision_overrides(model, cfg, prec, info)
     return prec, info
+
+
+def _not_fixed_reason(src: str, upstream_ok: dict) -> str | None:
+    """The reason for a layer fed by a non-fixed-point value: None when ``src`` is already reported."""
+    if not upstream_ok.get(src, True):
+        return None  # a consequence of the layer named before it
+    return f"its input {src!r} is not a fixed-point value"
 
 
 def _check_precision_overrides(model, cfg: dict, derived: dict, info: dict):
