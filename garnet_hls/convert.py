@@ -217,7 +217,15 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             t_w = _quantizer_type(getattr(layer, "kernel_quantizer_internal", None)) if kind == "QDense" else None
             t_b = _quantizer_type(getattr(layer, "bias_quantizer_internal", None)) if kind == "QDense" else None
             act = layer.get_config().get("activation", "linear")
-            act_name = act if isinstance(act, str) else None
+            act_name = act if isinstance(act, str) or act is None else None
+            # QDense(activation='quantized_relu(...)' / 'quantized_bits(...)'): hls4ml splits it off into
+            # '<name>_<quantizer class>', a QActivation; Keras' QDense output is the activation's output.
+            act_q, act_layer = None, None
+            if isinstance(act, dict):
+                act_name = str(act.get("class_name"))
+                if act_name in ("quantized_relu", "quantized_bits"):
+                    act_q, act_layer = _quantizer_type(act), f"{name}_{act_name}"
+                    act_name = "linear"
             reason = None
             if kind == "Dense":
                 reason = "float Dense: its weights are not quantized (use QDense with kernel/bias quantizers)"
@@ -244,8 +252,12 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                 if acc.width > 53:
                     reason = (f"its exact sum needs {acc.width} bits ({acc}); Keras computes it in float64, "
                               "which carries 53: use narrower quantizers")
-            out_t[name] = acc
-            record(name, kind, reason is None and acc is not None, acc, reason)
+                elif act_q is not None:
+                    prec[act_layer] = {"Precision": {"result": act_q.hls4ml_precision()}}
+                    if act_q.relu:
+                        reason = float32_rounding_reason(acc, act_q, f"{name}'s sum")
+            out_t[name] = act_q if act_q is not None else acc
+            record(name, kind, reason is None and acc is not None, out_t[name], reason)
         elif kind == "QActivation":
             q = layer.get_config()["activation"]
             t = _quantizer_type(q) if ("quantized_bits" in str(q) or "quantized_relu" in str(q)) else None

@@ -58,20 +58,28 @@ def per_vertex_project(tmp_path_factory):
     h = QActivation("quantized_relu(8,3)", name="pv_relu")(h)
     h = QDense(3, kernel_quantizer="quantized_bits(10,1,alpha=1)", use_bias=False, name="pv_dense2")(h)
     h = QActivation("quantized_bits(9,2,alpha=1)", name="pv_act")(h)
-    model = keras.Model([x, n], [small, h])
+    # the activation given to QDense itself (hls4ml splits it off into '<name>_quantized_relu')
+    inner = QDense(4, kernel_quantizer=W8, bias_quantizer=W8, activation="quantized_relu(8,3)", name="inner_relu")(g)
+    c = GarNet(2, 3, 3, collapse="mean", quantized=True, name="collapsed")([x, n])
+    c = QDense(2, kernel_quantizer=W8, bias_quantizer=W8, activation="quantized_bits(8,2,alpha=1)", name="inner_bits")(c)
+    model = keras.Model([x, n], [small, h, inner, c])
     _randomise_biases(model, 8)
     d = tmp_path_factory.mktemp("per_vertex")
     cfg = {"HLSConfig": {"Model": {"ReuseFactor": 1}, "LayerName": {"garnet": {"ReuseFactor": 5},
-                                                                     "gravnet": {"ReuseFactor": 2}}}}
+                                                                     "gravnet": {"ReuseFactor": 2},
+                                                                     "collapsed": {"ReuseFactor": 10}}}}
     prj = convert(None, None, d / "prj", overrides=cfg, model=model)
     return model, prj
 
 
 def test_per_vertex_qdense_and_chain_bit_exact(per_vertex_project):
+    """Also QDense(activation=quantizer), per vertex and per event: converted as if it were a QActivation
+    (it used to be taken for a linear dense: labelled exact without its activation's type being derived)."""
     model, prj = per_vertex_project
     meta = json.loads((prj / META_FILE).read_text())
     assert meta["bit_exact"] is True and meta["not_bit_exact"] == []
     r = compare(model, prj, _events(10, 300, 1))
+    assert len(r.outputs) == 4
     for o in r.outputs:
         assert o.identical_fraction == 1.0 and o.max_lsb_diff == 0.0, o
     assert r.divergence is None
