@@ -273,3 +273,17 @@ def test_fuzz_case(seed, index, tmp_path):
         assert r.identical == 1.0 and r.max_lsb == 0.0
     else:
         assert r.reasons
+
+
+def test_dense_sum_wider_than_float64_is_flagged(tmp_path, capsys):
+    """Keras sums a QDense in float64: beyond 53 significant bits its sum is not exact any more."""
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, quantized=True, output_quantizer="quantized_bits(24,5,alpha=1)", name="garnet")([x, n])
+    q = "quantized_bits(32,0,alpha=1)"
+    h = QDense(2, kernel_quantizer=q, bias_quantizer=q, name="dense")(h)
+    prj = convert(None, None, tmp_path / "prj", model=keras.Model([x, n], h))
+    meta = json.loads((prj / META_FILE).read_text())
+    assert meta["bit_exact"] is False and [e["layer"] for e in meta["not_bit_exact"]] == ["dense"]
+    assert "float64" in meta["not_bit_exact"][0]["reason"] and "53" in meta["not_bit_exact"][0]["reason"]
+    assert "layer 'dense' is not bit-exact" in capsys.readouterr().err
