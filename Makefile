@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.garnet-hls-installed
 
-.PHONY: demo test bench bench-startup install clean
+.PHONY: demo test bench bench-startup fuzz install clean
 
 install: $(STAMP)
 
@@ -29,3 +29,9 @@ bench-startup: $(STAMP)
 
 clean:
 	rm -rf vivado_projects/*/ runs/ build/ *.egg-info
+
+# Randomized architectures (garnet_hls/fuzz.py): convert, C-simulate and compare N cases, write a table.
+N ?= 200
+SEED ?= 2026
+fuzz: $(STAMP)
+	$(PY) -m garnet_hls.fuzz -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_results.md

@@ -1,11 +1,16 @@
 """Keras model -> hls4ml project with our GarNet/GravNet kernels (``garnet-hls convert``).
 
 The conversion is bit-exact by construction where the model is quantized: every type of the firmware
-is derived from the Keras quantizers.
+is derived from the Keras quantizers. Where that cannot be guaranteed (a float layer, a QKeras
+``quantized_relu`` fed by values with more significant bits than its float32 cast keeps, a config
+Precision that drops bits of a derived type), the converter prints a warning naming the layer and the
+reason, and writes ``bit_exact: false`` with the reasons into ``garnet_project.json``.
 
 * Our graph layers take their types from their quantizers (``garnet_hls.hls``).
 * ``QDense`` gets its weight and bias types from its quantizers, and an accumulator/result type wide
-  enough to hold its exact sum (the Keras model, run in float64, loses nothing there either).
+  enough to hold its exact sum (the Keras model, run in float64, loses nothing there either). On a
+  per-vertex input hls4ml turns it into a pointwise ``Conv1D`` of the same name, which takes the same
+  config entry; its weights are quantized before hls4ml copies them (``garnet_hls.hls.dense``).
 * ``QActivation`` rounds (``AP_RND_CONV``) and saturates to its quantizer's type, as QKeras does.
 * The features input takes the first graph layer's input type, the nvtx input an unsigned integer
   wide enough for ``V``.
@@ -20,6 +25,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -175,9 +181,12 @@ def _uint_bits(n: int) -> int:
 def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
     """Per-layer hls4ml precisions (LayerName entries) and a report of which layers are bit-exact.
 
-    Returns ``(layer_precisions, info)``; ``info[name]`` = {'type': class, 'exact': bool, 'output': FixedType}.
+    Returns ``(layer_precisions, info)``; ``info[name]`` = {'type': class, 'exact': bool, 'output': FixedType,
+    'reason': why the layer is not bit-exact, or None}. A layer fed by a layer that is not exact is not
+    exact either, but only the layer that causes it carries a ``reason``.
     """
     from garnet_hls.hls.common import exact_accum, product
+    from garnet_hls.hls.dense import float32_rounding_reason
 
     from garnet_hls.layers.common import QuantizedGraphLayer
 
@@ -191,6 +200,13 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
     out_t: dict[str, FixedType | None] = {}
     info: dict[str, dict] = {}
     prec: dict[str, dict] = {}
+    upstream_ok: dict[str, bool] = {}  # every layer up to and including this one is exact
+
+    def record(name, kind, exact, output, reason=None, **extra):
+        srcs = [s for s in inbound.get(name, []) if s in info]
+        upstream_ok[name] = bool(exact) and all(upstream_ok.get(s, True) for s in srcs)
+        info[name] = {"type": kind, "exact": upstream_ok[name], "output": output,
+                      "reason": None if exact else reason, **extra}
 
     # Input layers take their type from their consumers.
     for entry in arch:
@@ -209,14 +225,15 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                                     f"and {t_in} for {name!r}); give them the same input_quantizer")
                 out_t[feat] = t_in
                 prec[feat] = {"Precision": t_in.hls4ml_precision()}
-                info[feat] = {"type": "InputLayer", "exact": True, "output": t_in}
+                record(feat, "InputLayer", True, t_in)
             if nv in by_name and type(by_name[nv]).__name__ == "InputLayer":
                 prec[nv] = {"Precision": f"uint<{_uint_bits(V)}>"}
                 out_t[nv] = None
-                info[nv] = {"type": "InputLayer", "exact": True, "output": None, "nvtx": True, "n_vertices": V}
+                record(nv, "InputLayer", True, None, nvtx=True, n_vertices=V)
             t_out = layer.types.get("output") or parse_spec("quantized_bits(16,5,alpha=1)")
             out_t[name] = t_out
-            info[name] = {"type": kind, "exact": layer.quantized, "output": t_out}
+            record(name, kind, layer.quantized, t_out, "float graph layer (quantized=False): it does not round "
+                   "where the firmware does")
         elif kind == "InputLayer":
             continue
         elif kind in ("QDense", "Dense"):
@@ -225,10 +242,29 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             t_w = _quantizer_type(getattr(layer, "kernel_quantizer_internal", None)) if kind == "QDense" else None
             t_b = _quantizer_type(getattr(layer, "bias_quantizer_internal", None)) if kind == "QDense" else None
             act = layer.get_config().get("activation", "linear")
-            act_name = act if isinstance(act, str) else None
-            exact = t_x is not None and t_w is not None and (t_b is not None or not layer.use_bias) \
-                and act_name in ("linear", None)
-            if exact:
+            act_name = act if isinstance(act, str) or act is None else None
+            # QDense(activation='quantized_relu(...)' / 'quantized_bits(...)'): hls4ml splits it off into
+            # '<name>_<quantizer class>', a QActivation; Keras' QDense output is the activation's output.
+            act_q, act_layer = None, None
+            if isinstance(act, dict):
+                act_name = str(act.get("class_name"))
+                if act_name in ("quantized_relu", "quantized_bits"):
+                    act_q, act_layer = _quantizer_type(act), f"{name}_{act_name}"
+                    act_name = "linear"
+            reason = None
+            if kind == "Dense":
+                reason = "float Dense: its weights are not quantized (use QDense with kernel/bias quantizers)"
+            elif t_x is None:
+                reason = _not_fixed_reason(src, upstream_ok)
+            elif t_w is None:
+                reason = "QDense without kernel_quantizer: its weights are floats"
+            elif layer.use_bias and t_b is None:
+                reason = "QDense without bias_quantizer: its biases are floats"
+            elif act_name not in ("linear", None):
+                reason = (f"QDense activation {act!r} is not bit-exact; use activation=None and a separate "
+                          "QActivation")
+            acc = None
+            if reason is None:
                 n_in = int(layer.kernel.shape[0])
                 terms = [(product(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
                 acc = exact_accum(terms)
@@ -238,10 +274,15 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                 prec[name] = {"Precision": p}
                 # hls4ml splits the (linear) activation off into '<name>_linear': it must not round either
                 prec[f"{name}_linear"] = {"Precision": {"result": _exact_prec(acc)}}
-                out_t[name] = acc
-            else:
-                out_t[name] = None
-            info[name] = {"type": kind, "exact": exact, "output": out_t[name]}
+                if acc.width > 53:
+                    reason = (f"its exact sum needs {acc.width} bits ({acc}); Keras computes it in float64, "
+                              "which carries 53: use narrower quantizers")
+                elif act_q is not None:
+                    prec[act_layer] = {"Precision": {"result": act_q.hls4ml_precision()}}
+                    if act_q.relu:
+                        reason = float32_rounding_reason(acc, act_q, f"{name}'s sum")
+            out_t[name] = act_q if act_q is not None else acc
+            record(name, kind, reason is None and acc is not None, out_t[name], reason)
         elif kind == "QActivation":
             q = layer.get_config()["activation"]
             t = _quantizer_type(q) if ("quantized_bits" in str(q) or "quantized_relu" in str(q)) else None
@@ -249,17 +290,53 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                 raise UserError(f"layer {name!r}: QActivation {q!r} is not supported; use quantized_relu(...) "
                                 "or quantized_bits(...)")
             prec[name] = {"Precision": {"result": t.hls4ml_precision()}}
+            src = inbound[name][0]
+            t_x = out_t.get(src)
+            if t_x is None:
+                reason = _not_fixed_reason(src, upstream_ok)
+            else:
+                reason = float32_rounding_reason(t_x, t, src) if t.relu else None
             out_t[name] = t
-            info[name] = {"type": kind, "exact": out_t.get(inbound[name][0]) is not None, "output": t}
+            record(name, kind, reason is None and t_x is not None, t, reason)
         elif kind == "Activation":
             act = layer.get_config()["activation"]
             if act not in ("relu", "linear"):
                 raise UserError(f"layer {name!r}: Activation {act!r} is not supported; supported: relu, linear")
             out_t[name] = None
-            info[name] = {"type": kind, "exact": False, "output": None}
+            record(name, kind, False, None, "float Activation: it does not round (use QActivation)")
         elif kind == "Dropout":
             out_t[name] = out_t.get(inbound[name][0])
+            record(name, kind, True, out_t[name])
+    _check_precision_overrides(model, cfg, prec, info)
     return prec, info
+
+
+def _not_fixed_reason(src: str, upstream_ok: dict) -> str | None:
+    """The reason for a layer fed by a non-fixed-point value: None when ``src`` is already reported."""
+    if not upstream_ok.get(src, True):
+        return None  # a consequence of the layer named before it
+    return f"its input {src!r} is not a fixed-point value"
+
+
+def _check_precision_overrides(model, cfg: dict, derived: dict, info: dict):
+    """A config Precision that does not hold every value of the derived exact type makes a layer inexact."""
+    from garnet_hls.hls.dense import override_reason
+
+    user = (cfg.get("HLSConfig") or {}).get("LayerName") or {}
+    by_name = {layer.name: layer for layer in model.layers}
+    for lname, lcfg in user.items():
+        up = (lcfg or {}).get("Precision") if isinstance(lcfg, dict) else None
+        if up is None:
+            continue
+        reason = override_reason(by_name.get(lname), lname, up, derived)
+        if reason and lname in info:
+            info[lname]["exact"] = False
+            info[lname]["reason"] = reason if not info[lname].get("reason") else info[lname]["reason"] + "; " + reason
+
+
+def not_exact_reasons(info: dict) -> list[tuple[str, str]]:
+    """(layer, reason) for every layer that makes the conversion not bit-exact, in model order."""
+    return [(n, i["reason"]) for n, i in info.items() if i.get("reason")]
 
 
 def _exact_prec(t: FixedType) -> str:
@@ -311,6 +388,7 @@ def to_hls_model(model, cfg: dict, output_dir: str):
     from hls4ml.model import ModelGraph
 
     from garnet_hls import hls as glue
+    from garnet_hls.hls.dense import quantize_dense_weights
 
     glue.register()
     backend = cfg.get("Backend", "Vivado")
@@ -338,6 +416,7 @@ def to_hls_model(model, cfg: dict, output_dir: str):
                 "garnet_hls"):
             entry["class_name"] = mapping[entry["class_name"]]
     layer_list, inputs, outputs, _ = parse_keras_model(arch, KerasModelReader(model))
+    quantize_dense_weights(layer_list, model)  # also for the Conv1D hls4ml makes of a per-vertex QDense
     return ModelGraph.from_layer_list(config, layer_list, inputs, outputs)
 
 
@@ -405,10 +484,14 @@ def _write_extras(hls_model, model, cfg, prj: Path, model_path):
         "traced": traced,
         "layers": {n: {"type": i["type"], "exact": bool(i["exact"]),
                        "output": str(i["output"]) if i.get("output") is not None else None,
+                       **({"reason": i["reason"]} if i.get("reason") else {}),
                        **({"nvtx": True, "n_vertices": i["n_vertices"]} if i.get("nvtx") else {})}
                    for n, i in info.items()},
         "bit_exact": all(i["exact"] for i in info.values()),
+        "not_bit_exact": [{"layer": n, "reason": r} for n, r in not_exact_reasons(info)],
     }
+    for n, r in not_exact_reasons(info):  # never silent: the user learns at conversion which layer and why
+        print(f"garnet-hls: warning: layer {n!r} is not bit-exact: {r}", file=sys.stderr)
     (prj / META_FILE).write_text(json.dumps(meta, indent=2))
     write_batch_bridge(prj, meta)
 
@@ -448,6 +531,7 @@ def run_convert(args):
         cfg_path = None
     out = convert(args.model, cfg_path, args.output, backend=args.backend, force=args.force, overrides=overrides)
     meta = json.loads((out / META_FILE).read_text())
-    exact = "bit-exact by construction" if meta["bit_exact"] else "NOT bit-exact (float layers present)"
+    exact = "bit-exact by construction" if meta["bit_exact"] else \
+        f"NOT bit-exact: {', '.join(e['layer'] for e in meta.get('not_bit_exact', [])) or 'see warnings'}"
     print(f"wrote {meta['backend']} project {out} ({meta['project_name']}; {exact})")
     return 0

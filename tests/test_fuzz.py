@@ -1,0 +1,289 @@
+"""Bit-exact for every model a user can build (issue 8): per-vertex QDense/QActivation heads, the labels of
+what cannot be exact, and a few seeded cases of the randomized-architecture generator (garnet_hls/fuzz.py).
+
+The full run is ``make fuzz N=200`` (benchmarks/fuzz_results.md); here only cases that are fast to build.
+"""
+
+import garnet_hls  # noqa: F401  -- must come first: sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import tf_keras as keras
+from qkeras import QActivation, QDense
+
+from garnet_hls import fuzz
+from garnet_hls.cli import main
+from garnet_hls.compare import compare, keras_float64
+from garnet_hls.convert import META_FILE, convert
+from garnet_hls.layers import GarNet, GravNet
+from garnet_hls.quant import parse_spec, quantize_np
+
+W8 = "quantized_bits(8,0,alpha=1)"
+
+
+def _events(V, n, seed, F=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 2, size=(n, V, F)).astype("float32")
+    nv = rng.integers(0, V + 1, size=(n, 1)).astype("int32")
+    nv[:4] = [[0], [1], [V - 1], [V]]
+    x[5] = x[5, 0]  # duplicated vertices
+    return {"features": x, "nvtx": nv}
+
+
+def _randomise_biases(model, seed):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if "bias" in w.name:
+            w.assign(rng.uniform(-0.5, 0.5, size=w.shape))
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-vertex heads: hls4ml turns a 3-D QDense into a pointwise Conv1D; it must be bit-exact
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def per_vertex_project(tmp_path_factory):
+    """The issue's smallest case (GarNet(2, 4, 3) without collapse, then QDense(2), 8-bit weights) and a
+    per-vertex chain QDense > QActivation(quantized_relu) > QDense > QActivation(quantized_bits), side by side."""
+    keras.utils.set_random_seed(8)
+    V = 10
+    x = keras.Input((V, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    g = GarNet(2, 4, 3, quantized=True, name="garnet")([x, n])
+    small = QDense(2, kernel_quantizer=W8, bias_quantizer=W8, name="dense")(g)
+    h = GravNet(2, 5, 3, 3, quantized=True, output_activation="relu", name="gravnet")([x, n])
+    h = QDense(6, kernel_quantizer="quantized_bits(6,0,alpha=1)", bias_quantizer=W8, name="pv_dense1")(h)
+    h = QActivation("quantized_relu(8,3)", name="pv_relu")(h)
+    h = QDense(3, kernel_quantizer="quantized_bits(10,1,alpha=1)", use_bias=False, name="pv_dense2")(h)
+    h = QActivation("quantized_bits(9,2,alpha=1)", name="pv_act")(h)
+    # the activation given to QDense itself (hls4ml splits it off into '<name>_quantized_relu')
+    inner = QDense(4, kernel_quantizer=W8, bias_quantizer=W8, activation="quantized_relu(8,3)", name="inner_relu")(g)
+    c = GarNet(2, 3, 3, collapse="mean", quantized=True, name="collapsed")([x, n])
+    c = QDense(2, kernel_quantizer=W8, bias_quantizer=W8, activation="quantized_bits(8,2,alpha=1)", name="inner_bits")(c)
+    model = keras.Model([x, n], [small, h, inner, c])
+    _randomise_biases(model, 8)
+    d = tmp_path_factory.mktemp("per_vertex")
+    cfg = {"HLSConfig": {"Model": {"ReuseFactor": 1}, "LayerName": {"garnet": {"ReuseFactor": 5},
+                                                                     "gravnet": {"ReuseFactor": 2},
+                                                                     "collapsed": {"ReuseFactor": 10}}}}
+    prj = convert(None, None, d / "prj", overrides=cfg, model=model)
+    return model, prj
+
+
+def test_per_vertex_qdense_and_chain_bit_exact(per_vertex_project):
+    """Also QDense(activation=quantizer), per vertex and per event: converted as if it were a QActivation
+    (it used to be taken for a linear dense: labelled exact without its activation's type being derived)."""
+    model, prj = per_vertex_project
+    meta = json.loads((prj / META_FILE).read_text())
+    assert meta["bit_exact"] is True and meta["not_bit_exact"] == []
+    r = compare(model, prj, _events(10, 300, 1))
+    assert len(r.outputs) == 4
+    for o in r.outputs:
+        assert o.identical_fraction == 1.0 and o.max_lsb_diff == 0.0, o
+    assert r.divergence is None
+
+
+def test_per_vertex_qdense_writes_the_quantized_weights(per_vertex_project):
+    """The weights of the Conv1D hls4ml makes of the QDense are the values Keras multiplies with."""
+    model, prj = per_vertex_project
+    layer = model.get_layer("dense")
+    t = parse_spec(W8)
+    want = quantize_np(layer.kernel.numpy(), t)
+    assert not np.array_equal(want, layer.kernel.numpy())  # rounding matters
+    top = (prj / "firmware" / "myproject.cpp").read_text()
+    assert "pointwise_conv_1d_cl" in top and "// dense" in top  # hls4ml did turn it into a convolution
+    found = False
+    for f in (prj / "firmware" / "weights").glob("w*.txt"):
+        vals = np.array([float(v) for v in f.read_text().replace("\n", "").split(",") if v.strip()])
+        if vals.size == want.size and np.array_equal(np.sort(vals), np.sort(want.ravel())):
+            found = True
+    assert found
+
+
+# ------------------------------------------------------------------------------------------------
+# quantized_relu rounds a float32 copy: flagged, with the exact alternative
+# ------------------------------------------------------------------------------------------------
+def test_qkeras_quantized_relu_rounds_a_float32_copy():
+    """Why the converter flags it: a value just above a rounding tie, with more than 24 significant bits,
+    becomes the tie in float32, and half-to-even then goes down. quantized_bits(keep_negative=0) is the
+    same function computed in floatx, so it rounds the exact value."""
+    from qkeras.quantizers import quantized_bits, quantized_relu
+
+    t = parse_spec("quantized_relu(16,6)")
+    x = np.array([(30810.5) * t.lsb + 2.0 ** -25])  # 26 significant bits
+    exact = quantize_np(x, t)
+    assert exact[0] == 30811 * t.lsb
+    with keras_float64():
+        qk_relu = quantized_relu(16, 6)(x).numpy()
+        qk_bits = quantized_bits(16, 6, keep_negative=0, alpha=1)(x).numpy()
+    assert qk_relu[0] == 30810 * t.lsb  # QKeras' result differs from the exact rounding by 1 LSB
+    assert qk_bits[0] == exact[0]
+
+
+def _wide_relu_model(act):
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(4, 8, 8, quantized=True, name="garnet")([x, n])  # 16-bit outputs
+    q11 = "quantized_bits(11,0,alpha=1)"
+    h = QDense(16, kernel_quantizer=q11, bias_quantizer=q11, name="dense")(h)
+    h = QActivation(act, name="act")(h)
+    return keras.Model([x, n], h)
+
+
+def test_quantized_relu_on_a_wide_accumulator_is_flagged(tmp_path, capsys):
+    m = _wide_relu_model("quantized_relu(16,6)")
+    m.save(tmp_path / "m.keras")
+    rc = main(["convert", str(tmp_path / "m.keras"), "-o", str(tmp_path / "prj")])
+    cap = capsys.readouterr()
+    assert rc == 0
+    assert "bit-exact by construction" not in cap.out and "NOT bit-exact: act" in cap.out
+    warn = [ln for ln in cap.err.splitlines() if "warning" in ln]
+    assert len(warn) == 1 and "'act'" in warn[0] and "float32" in warn[0] and "26 significant bits" in warn[0]
+    assert "quantized_bits(16,6,keep_negative=0,alpha=1)" in warn[0]
+    meta = json.loads((tmp_path / "prj" / META_FILE).read_text())
+    assert meta["bit_exact"] is False and meta["layers"]["act"]["exact"] is False
+    assert meta["not_bit_exact"][0]["layer"] == "act"
+
+
+def test_exact_alternative_and_narrow_accumulators_are_not_flagged(tmp_path, capsys):
+    m = _wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)")
+    prj = convert(None, None, tmp_path / "a", model=m)
+    assert json.loads((prj / META_FILE).read_text())["bit_exact"] is True
+    # 8-bit weights on 16-bit activations, 8 inputs: the presets' case, 24 significant bits at most
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(4, 8, 8, quantized=True, name="garnet")([x, n])
+    h = QDense(4, kernel_quantizer=W8, bias_quantizer=W8, name="dense")(h)
+    h = QActivation("quantized_relu(10,4)", name="act")(h)
+    prj = convert(None, None, tmp_path / "b", model=keras.Model([x, n], h))
+    assert json.loads((prj / META_FILE).read_text())["bit_exact"] is True
+    assert "warning" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# Float layers and precision overrides: labelled, never silent
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("what", ["dense", "activation", "graph"])
+def test_float_layers_are_labelled_not_bit_exact(tmp_path, capsys, what):
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, collapse="mean", quantized=(what != "graph"), name="garnet")([x, n])
+    if what == "dense":
+        h = keras.layers.Dense(2, name="float_dense")(h)
+    elif what == "activation":
+        h = keras.layers.Activation("relu", name="float_relu")(h)
+    name = {"dense": "float_dense", "activation": "float_relu", "graph": "garnet"}[what]
+    prj = convert(None, None, tmp_path / "prj", model=keras.Model([x, n], h))
+    err = capsys.readouterr().err
+    meta = json.loads((prj / META_FILE).read_text())
+    assert meta["bit_exact"] is False
+    assert [e["layer"] for e in meta["not_bit_exact"]] == [name]
+    assert f"layer {name!r} is not bit-exact" in err and "float" in err
+
+
+def test_precision_override_that_drops_bits_is_flagged(tmp_path, capsys):
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, quantized=True, name="garnet")([x, n])
+    h = QDense(3, kernel_quantizer=W8, bias_quantizer=W8, name="dense")(h)
+    h = QActivation("quantized_relu(8,3)", name="act")(h)
+    model = keras.Model([x, n], h)
+    cases = {
+        # wider than the exact sum: still exact
+        "wide": ({"dense": {"Precision": {"accum": "fixed<40,16>", "result": "fixed<40,16>"}}}, []),
+        "narrow_accum": ({"dense": {"Precision": {"accum": "fixed<16,6>"}}}, ["dense"]),
+        "narrow_weight": ({"dense": {"Precision": {"weight": "fixed<6,1>"}}}, ["dense"]),
+        "graph_point": ({"garnet": {"Precision": {"aggregate": "ap_fixed<10,6>"}}}, ["garnet"]),
+        "activation_truncates": ({"act": {"Precision": {"result": "ufixed<8,3>"}}}, ["act"]),
+        "activation_same": ({"act": {"Precision": {"result": "ufixed<8,3,RND_CONV,SAT>"}}}, []),
+    }
+    for label, (layer_cfg, flagged) in cases.items():
+        prj = convert(None, None, tmp_path / label, model=model, overrides={"HLSConfig": {"LayerName": layer_cfg}})
+        meta = json.loads((prj / META_FILE).read_text())
+        assert [e["layer"] for e in meta["not_bit_exact"]] == flagged, label
+        assert meta["bit_exact"] is (not flagged), label
+        err = capsys.readouterr().err
+        for lname in flagged:
+            assert f"layer {lname!r} is not bit-exact: Precision override" in err, label
+
+
+# ------------------------------------------------------------------------------------------------
+# The generator
+# ------------------------------------------------------------------------------------------------
+def test_generator_is_seeded_and_covers_every_option():
+    assert fuzz.draw_case(3, 17) == fuzz.draw_case(3, 17)
+    assert fuzz.draw_case(3, 17) != fuzz.draw_case(3, 18)
+    cases = [fuzz.draw_case(2026, i) for i in range(300)]
+    seen = Counter()
+    for c in cases:
+        assert 5 <= c["V"] <= 128 and c["V"] % c["reuse_factor"] == 0
+        seen["chain"] += len(c["graph"]) > 1
+        for g in c["graph"]:
+            seen[g["kind"]] += 1
+            seen[f"collapse={g['collapse']}"] += 1
+            seen[f"act={g['output_activation']}"] += 1
+            seen[f"nvert={g['mean_by_nvert']}"] += 1
+            seen["float graph"] += bool(g.get("float"))
+            if g["kind"] != "GravNet":
+                seen[f"simplified={g['simplified']}"] += 1
+            else:
+                seen[f"distance={g['distance']}"] += 1
+            for q in g["quantizers"].values():
+                seen[f"bits={parse_spec(q).width}"] += 1
+        if c["graph"][-1]["collapse"] is None and any(h["kind"] == "QDense" for h in c["head"]):
+            seen["per-vertex QDense"] += 1
+        for h in c["head"]:
+            seen[h["kind"]] += 1
+            if h["kind"] == "QDense":
+                seen[f"bits={parse_spec(h['kernel_quantizer']).width}"] += 1
+        seen["R=V"] += c["reuse_factor"] == c["V"]
+        seen["R=1"] += c["reuse_factor"] == 1
+    wanted = ["GarNet", "GarNetStack", "GravNet", "chain", "collapse=None", "collapse=mean", "collapse=sum",
+              "collapse=max", "act=linear", "act=relu", "act=tanh", "nvert=True", "nvert=False", "simplified=True",
+              "simplified=False", "distance=l1", "distance=l2", "float graph", "per-vertex QDense", "QDense",
+              "QActivation", "Dense", "Activation", "R=V", "R=1"] + [f"bits={b}" for b in range(4, 17)]
+    assert [w for w in wanted if not seen[w]] == []
+
+
+def test_generator_events_hold_the_edge_cases():
+    case = {**fuzz.draw_case(2026, 2), "V": 12}
+    case["graph"] = [dict(case["graph"][0], kind="GravNet", n_neighbours=5)]
+    t = parse_spec("quantized_bits(10,3,alpha=1)")
+    d = fuzz.make_events(case, 120, t)
+    nv = set(d["nvtx"].reshape(-1).tolist())
+    assert {0, 1, 5, 6, 11, 12} <= nv
+    x = d["features"].astype(np.float64)
+    assert (x == t.max).any() and (x == t.min).any() and (x == t.max + t.lsb / 2).any()
+    assert len(d["features"]) == 120
+
+
+# Cases of `make fuzz` (seed 2026) that build quickly; every one is converted, C-simulated and compared.
+FUZZ_CASES = [(2026, 5), (2026, 3)]
+
+
+@pytest.mark.parametrize("seed,index", FUZZ_CASES)
+def test_fuzz_case(seed, index, tmp_path):
+    r = fuzz.run_case(fuzz.draw_case(seed, index), n_events=150, workdir=tmp_path)
+    assert r.status in ("ok", "flagged"), (r.status, r.message, r.divergence)
+    if r.labelled_exact:
+        assert r.identical == 1.0 and r.max_lsb == 0.0
+    else:
+        assert r.reasons
+
+
+def test_dense_sum_wider_than_float64_is_flagged(tmp_path, capsys):
+    """Keras sums a QDense in float64: beyond 53 significant bits its sum is not exact any more."""
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, quantized=True, output_quantizer="quantized_bits(24,5,alpha=1)", name="garnet")([x, n])
+    q = "quantized_bits(32,0,alpha=1)"
+    h = QDense(2, kernel_quantizer=q, bias_quantizer=q, name="dense")(h)
+    prj = convert(None, None, tmp_path / "prj", model=keras.Model([x, n], h))
+    meta = json.loads((prj / META_FILE).read_text())
+    assert meta["bit_exact"] is False and [e["layer"] for e in meta["not_bit_exact"]] == ["dense"]
+    assert "float64" in meta["not_bit_exact"][0]["reason"] and "53" in meta["not_bit_exact"][0]["reason"]
+    assert "layer 'dense' is not bit-exact" in capsys.readouterr().err
