@@ -148,7 +148,10 @@ class Device:
 
 
 def family_of(part: str) -> str:
-    p = part.lower().strip()
+    """7series / ultrascale / ultrascale+ of a Xilinx part name; UserError for a part the estimator does not know."""
+    p = str(part).lower().strip()
+    if p.startswith(("xa", "xq")):  # automotive / defence grades of the same devices
+        p = "xc" + p[2:]
     if p.startswith("xc7"):
         return "7series"
     if p.startswith(("xczu", "xcu", "xck2", "xcv")) and not re.match(r"xcvu\d+$", p.split("-")[0]):
@@ -157,7 +160,8 @@ def family_of(part: str) -> str:
         return "ultrascale+"
     if p.startswith(("xcku", "xcvu")):
         return "ultrascale"
-    return "ultrascale"
+    raise UserError(f"part {part!r} is unknown to the estimator: it knows Xilinx 7-series (xc7...), UltraScale "
+                    "(xcku..., xcvu...) and UltraScale+ (xczu..., xcku...p, xcvu...p, xcu..., xck26, Versal xcv...) parts")
 
 
 def device_for(part: str, clock_ns: float, uncertainty_ns: float | None = None) -> Device:
@@ -410,7 +414,7 @@ def parse_parameters(text: str) -> dict[str, Struct]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
 
@@ -442,19 +446,30 @@ def load_project(project_dir: str | Path) -> Project:
     for f in (fw / "parameters.h", fw / f"{name}.cpp"):
         if not f.is_file():
             raise UserError(f"{path} is not a complete garnet-hls project: {f.relative_to(path)} is missing")
-    cfg_text = _read(path / "hls4ml_config.yml") if (path / "hls4ml_config.yml").is_file() else ""
-    part = _yaml_scalar(cfg_text, "Part") or _yaml_scalar(cfg_text, "XilinxPart") or "xcku115-flvb2104-2-i"
+    cfg_file = path / "hls4ml_config.yml"
+    if not cfg_file.is_file():
+        raise UserError(f"{path} is not a complete garnet-hls project: hls4ml_config.yml (which names the part and "
+                        "clock) is missing")
+    cfg_text = _read(cfg_file)
+    part = _yaml_scalar(cfg_text, "Part") or _yaml_scalar(cfg_text, "XilinxPart")
+    if not part:
+        raise UserError(f"{cfg_file} names no Part: the estimate depends on the device; convert again with a Part")
     try:
         clock = float(_yaml_scalar(cfg_text, "ClockPeriod") or 5)
     except ValueError:
         raise UserError(f"{path / 'hls4ml_config.yml'}: ClockPeriod is not a number") from None
+    if not (math.isfinite(clock) and clock > 0):
+        raise UserError(f"{path / 'hls4ml_config.yml'}: ClockPeriod must be a positive number of ns, got {clock}")
     unc_text = _yaml_scalar(cfg_text, "ClockUncertainty")
     unc = None
     if unc_text:
         try:
             unc = clock * float(unc_text[:-1]) / 100 if unc_text.endswith("%") else float(unc_text)
         except ValueError:
-            unc = None
+            unc = float("nan")
+        if not (math.isfinite(unc) and 0 <= unc < clock):
+            raise UserError(f"{path / 'hls4ml_config.yml'}: ClockUncertainty {unc_text!r} is not a time below the "
+                            f"clock period (ns or a percentage like '12.5%')")
     io_type = _yaml_scalar(cfg_text, "IOType") or "io_parallel"
 
     structs = parse_parameters(_read(fw / "parameters.h"))
@@ -1244,6 +1259,11 @@ def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[in
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fmt = Path(path).suffix[1:].lower() or "png"
+    supported = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if fmt not in supported:
+        raise UserError(f"--plot {path}: unknown image format {fmt!r}; use one of {', '.join(sorted(supported))}")
     sweep = reuse_sweep(project_dir, reuse_factors)
     pipelined = str(sweep["estimated_top_pragma"]).startswith("pipeline")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -1268,8 +1288,12 @@ def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[in
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{BANNER}: GarNet/GravNet layers vs reuse factor", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    from garnet_hls.paths import write_output
+
+    try:
+        write_output(path, lambda f: fig.savefig(f, dpi=100, format=fmt), "--plot output", binary=True)
+    finally:
+        plt.close(fig)
     return sweep
 
 
@@ -1497,6 +1521,11 @@ def add_cli(subparsers) -> None:
 
 
 def run_estimate(args) -> int:
+    from garnet_hls.paths import check_output_file, write_output
+
+    for opt in ("json", "plot"):
+        if getattr(args, opt, None):
+            check_output_file(getattr(args, opt), f"--{opt} output")
     reuse_list = _parse_reuse_list(getattr(args, "reuse", None))
     est = estimate_project(args.project)
     print(format_estimate(est), end="")
@@ -1517,8 +1546,5 @@ def run_estimate(args) -> int:
         data = est.to_json()
         if sweep is not None:
             data["estimated_reuse_sweep"] = sweep
-        try:
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as e:
-            raise UserError(f"cannot write {args.json}: {e.strerror or e}") from None
+        write_output(args.json, json.dumps(data, indent=2) + "\n", "--json output")
     return 0
