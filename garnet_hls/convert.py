@@ -122,9 +122,7 @@ def validate_config(cfg: dict, model=None):
         raise UserError(f"Backend {cfg['Backend']!r} is not supported; valid: {', '.join(BACKENDS)}")
     if cfg.get("IOType", "io_parallel") != "io_parallel":
         raise UserError(f"IOType {cfg['IOType']!r} is not supported; valid: io_parallel")
-    hls = cfg.get("HLSConfig") or {}
-    if not isinstance(hls, dict):
-        raise UserError("HLSConfig must be a mapping with Model / LayerName / LayerType")
+    hls = v.check_mapping("HLSConfig", cfg.get("HLSConfig"), "a mapping with Model / LayerName / LayerType")
     _check_keys(hls, HLS_KEYS, "HLSConfig")
     model_cfg = v.check_mapping("HLSConfig.Model", hls.get("Model"))
     _check_keys(model_cfg, MODEL_KEYS, "HLSConfig.Model")

@@ -1253,17 +1253,24 @@ def reuse_sweep(project_dir: str | Path, reuse_factors: list[int] | None = None,
     return out
 
 
+def plot_format(path) -> str:
+    """The image format of a --plot file name (its suffix, png when none); UserError if matplotlib has none such."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = Path(path).suffix[1:].lower() or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in supported:
+        raise UserError(f"--plot {path}: unknown image format {fmt!r}; use one of {', '.join(sorted(supported))}")
+    return fmt
+
+
 def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[int] | None = None) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fmt = Path(path).suffix[1:].lower() or "png"
-    supported = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
-    if fmt not in supported:
-        raise UserError(f"--plot {path}: unknown image format {fmt!r}; use one of {', '.join(sorted(supported))}")
+    fmt = plot_format(path)
     sweep = reuse_sweep(project_dir, reuse_factors)
     pipelined = str(sweep["estimated_top_pragma"]).startswith("pipeline")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -1526,6 +1533,8 @@ def run_estimate(args) -> int:
     for opt in ("json", "plot"):
         if getattr(args, opt, None):
             check_output_file(getattr(args, opt), f"--{opt} output")
+    if getattr(args, "plot", None):
+        plot_format(args.plot)
     reuse_list = _parse_reuse_list(getattr(args, "reuse", None))
     est = estimate_project(args.project)
     print(format_estimate(est), end="")

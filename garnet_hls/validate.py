@@ -180,7 +180,7 @@ def check_clock_uncertainty(key: str, v, clock_period=None):
 
 
 def check_version(key: str, v):
-    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)) or (isinstance(v, float) and not math.isfinite(v)):
         raise UserError(f"{key} must be a version string such as '1.0.0', got {_show(v)}")
     return v
 
@@ -196,8 +196,14 @@ TOP_CHECKS = {
     "ClockPeriod": check_number,
     "Version": check_version,
 }
+def check_model_precision(key: str, v):
+    """The model-wide default: one precision string."""
+    parse_precision(key, v)
+    return v
+
+
 MODEL_CHECKS = {
-    "Precision": check_precision,
+    "Precision": check_model_precision,
     "ReuseFactor": check_positive_int,
     "Strategy": check_strategy,
     "BramFactor": check_positive_int,
