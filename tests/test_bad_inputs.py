@@ -539,25 +539,43 @@ def test_signal_during_synth_stops_the_whole_tool(tmp_path, sig):
     assert log.rstrip().endswith("# terminated" if sig == signal.SIGTERM else "# interrupted by the user")
 
 
-def test_two_csim_builds_of_one_unbuilt_project(small_model, tmp_path):
+def _tiny_project(prj: Path) -> Path:
+    """The files csim's build reads, with trivial sources: the race is in the build directory, not in g++."""
+    (prj / "firmware").mkdir(parents=True)
+    (prj / META_FILE).write_text(json.dumps({"project_name": "tiny", "inputs": [], "outputs": [], "traced": [],
+                                             "layers": {}}))
+    (prj / "firmware" / "tiny.h").write_text("int tiny(int x);\n")
+    (prj / "firmware" / "tiny.cpp").write_text('#include "tiny.h"\nint tiny(int x) { return 2 * x; }\n')
+    (prj / "tiny_bridge.cpp").write_text('#include "firmware/tiny.h"\nextern "C" int bridge(int x) { return tiny(x); }\n')
+    (prj / "garnet_batch.cpp").write_text('#include "firmware/tiny.h"\n'
+                                          'extern "C" int garnet_batch(int n) { return tiny(n) + 1; }\n')
+    return prj
+
+
+def test_two_csim_builds_of_one_unbuilt_project(tmp_path):
     """Two builds of the same project at once (two `garnet-hls csim`): both succeed, one library, no temps."""
-    from garnet_hls.convert import convert
+    import ctypes
+
     from garnet_hls.csim import build
 
-    prj = convert(small_model, None, tmp_path / "prj")
-    assert not (prj / "build").exists()
-    results, errors = [], []
+    prj = _tiny_project(tmp_path / "prj")
+    for _ in range(3):  # a few rounds: the two builds overlap in different phases
+        shutil.rmtree(prj / "build", ignore_errors=True)
+        results, errors = [], []
+        barrier = threading.Barrier(2)
 
-    def one():
-        try:
-            results.append(build(prj))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        def one():
+            try:
+                barrier.wait()
+                results.append(build(prj))
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(results) == 2 and results[0] == results[1]
-    assert [p.name for p in (prj / "build").iterdir()] == [results[0].name]
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(results) == 2 and results[0] == results[1]
+        assert [p.name for p in (prj / "build").iterdir()] == [results[0].name]
+    assert ctypes.CDLL(str(results[0])).garnet_batch(20) == 41
