@@ -579,3 +579,54 @@ def test_two_csim_builds_of_one_unbuilt_project(tmp_path):
         assert errors == [] and len(results) == 2 and results[0] == results[1]
         assert [p.name for p in (prj / "build").iterdir()] == [results[0].name]
     assert ctypes.CDLL(str(results[0])).garnet_batch(20) == 41
+
+
+def test_file_system_errors_and_memory_end_in_one_line(monkeypatch, capsys):
+    """What the file system or the machine refuses mid-run (full disk, no memory) is one line, not a traceback."""
+    import errno
+
+    import garnet_hls.data as gdata
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/x/model.keras")
+
+    def no_memory(*a, **k):
+        raise MemoryError()
+
+    monkeypatch.setattr(gdata, "generate_circles", full_disk)
+    rc, _, err = run(["data", "circles", "-n", "5", "-o", "/tmp/never-written.npz"], capsys)
+    assert_one_line_error(rc, err, "runs/x/model.keras", "No space left on device")
+    monkeypatch.setattr(gdata, "generate_circles", no_memory)
+    rc, _, err = run(["data", "circles", "-n", "5", "-o", "/tmp/never-written.npz"], capsys)
+    assert_one_line_error(rc, err, "out of memory")
+    assert not Path("/tmp/never-written.npz").exists()
+
+
+def test_sigterm_handler_only_while_a_command_runs(monkeypatch, capsys):
+    """main() turns SIGTERM into a clean stop during the command and gives the old handler back after it."""
+    import garnet_hls.cli as cli
+
+    before = signal.getsignal(signal.SIGTERM)
+    rc, _, _ = run(["data", "circles", "-n", "1", "-o", "/proc/x.npz"], capsys)
+    assert rc == 1 and signal.getsignal(signal.SIGTERM) is before
+    seen = []
+
+    def command(args):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # interrupted by the handler
+        return 0
+
+    real_parser = cli.build_parser
+
+    def parser_with_command():
+        parser = real_parser()
+        for action in parser._subparsers._group_actions:
+            action.choices["report"].set_defaults(func=command)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", parser_with_command)
+    t0 = time.time()
+    rc, _, err = run(["report", "."], capsys)
+    assert rc == 128 + signal.SIGTERM and err.strip() == "garnet-hls: terminated" and time.time() - t0 < 20
+    assert seen and seen[0] is not before and signal.getsignal(signal.SIGTERM) is before
