@@ -51,18 +51,21 @@ def check_output_file(path, what: str = "output") -> Path:
             if not anc.is_dir():
                 raise UserError(f"cannot write {what} {path}: {anc} is not a directory")
             break
-    base = _nearest_existing(p.parent)
-    if not os.access(base, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+    if p.exists() and not os.access(p, os.W_OK):
         raise UserError(f"cannot write {what} {path}: permission denied")
-    # root passes os.access everywhere: probe read-only file systems with a real (removed) temp file
-    if base.exists():
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".garnet-hls-probe-", dir=base)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as e:
-            raise UserError(f"cannot write {what} {path}: {_why(e)}") from None
+    _probe(_nearest_existing(p.parent), what, path)
     return p
+
+
+def _probe(base: Path, what, path):
+    """Create and remove a file in ``base``: the one test that also holds for root (who passes os.access
+    everywhere) and read-only file systems."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".garnet-hls-probe-", dir=base)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"cannot write {what} {path}: cannot create files in {base} ({_why(e)})") from None
 
 
 def check_output_dir(path, what: str = "output directory") -> Path:
@@ -77,13 +80,7 @@ def check_output_dir(path, what: str = "output directory") -> Path:
             if not anc.is_dir():
                 raise UserError(f"cannot create {what} {path}: {anc} is not a directory")
             break
-    base = _nearest_existing(p.parent)
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".garnet-hls-probe-", dir=base)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise UserError(f"cannot write {what} {path}: {_why(e)}") from None
+    _probe(_nearest_existing(p.parent), what, path)
     return p
 
 
@@ -136,14 +133,7 @@ def check_replaceable_dir(out, force: bool, markers=(), inputs=(), what: str = "
     ``markers``: file names of which one must be in ``out`` for it to count as ours.
     ``inputs``: the command's input files; a directory holding one of them is never replaced.
     """
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise UserError(f"{what} {out} exists and is not a directory")
-    for anc in p.parents:
-        if anc.exists():
-            if not anc.is_dir():
-                raise UserError(f"cannot create {what} {out}: {anc} is not a directory")
-            break
+    p = check_output_dir(out, what)
     if not p.exists():
         return
     if not force:
