@@ -90,12 +90,14 @@ def _checked(args):
         value = getattr(args, opt)
         if value is not None and value < 1:
             raise UserError(f"--{opt.replace('_', '-')} must be >= 1, got {value}")
-    check_replaceable_dir(args.project, True, markers=(META_FILE,), what="--project directory")
+    check_replaceable_dir(args.project, True, markers=(META_FILE,), what="--project directory",
+                          who="demo (which replaces its --project)")
     root = Path(args.output)
     check_output_dir(root, "--output directory")
     run_dir = root / args.preset
     if run_dir.is_dir() and any(run_dir.iterdir()):
-        refuse_unsafe_replace(run_dir, markers=("metrics.json",), kind="garnet-hls training run")
+        refuse_unsafe_replace(run_dir, markers=("metrics.json",), kind="garnet-hls training run",
+                              who="demo (which replaces its training run)")
     prj = Path(args.project).resolve()
     if root.resolve() == prj or prj in root.resolve().parents:
         raise UserError(f"--output {args.output} must not be inside --project {args.project} (the project is "

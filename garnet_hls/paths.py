@@ -127,7 +127,7 @@ def _is_within(child: Path, parent: Path) -> bool:
 
 
 def check_replaceable_dir(out, force: bool, markers=(), inputs=(), what: str = "output directory",
-                          kind: str = "garnet-hls project"):
+                          kind: str = "garnet-hls project", who: str = "--force"):
     """May ``out`` be written (it does not exist) or replaced (``force``)? Raise a one-line UserError if not.
 
     ``markers``: file names of which one must be in ``out`` for it to count as ours.
@@ -138,22 +138,22 @@ def check_replaceable_dir(out, force: bool, markers=(), inputs=(), what: str = "
         return
     if not force:
         raise UserError(f"{what} {out} exists; use --force to replace it")
-    refuse_unsafe_replace(out, markers, inputs, kind)
+    refuse_unsafe_replace(out, markers, inputs, kind, who)
 
 
-def refuse_unsafe_replace(out, markers=(), inputs=(), kind: str = "garnet-hls project"):
+def refuse_unsafe_replace(out, markers=(), inputs=(), kind: str = "garnet-hls project", who: str = "--force"):
     """UserError unless replacing the existing directory ``out`` is safe: it is not the working directory
     or an ancestor of it, holds none of ``inputs``, and is empty or has one of the ``markers`` files."""
     real = Path(out).resolve()
     cwd = Path.cwd().resolve()
     if _is_within(cwd, real):
-        raise UserError(f"--force refuses to replace {out}: it is the working directory or holds it")
+        raise UserError(f"{who} refuses to replace {out}: it is the working directory or holds it")
     for f in inputs:
         if f is not None and _is_within(Path(f).resolve(), real):
-            raise UserError(f"--force refuses to replace {out}: it holds the input file {f}")
+            raise UserError(f"{who} refuses to replace {out}: it holds the input file {f}")
     entries = os.listdir(real)
     if entries and not any((real / m).is_file() for m in markers):
-        raise UserError(f"--force refuses to replace {out}: it is not empty and not a {kind} "
+        raise UserError(f"{who} refuses to replace {out}: it is not empty and not a {kind} "
                         f"(no {' or '.join(markers)}); remove it yourself or choose another directory")
 
 
