@@ -9,7 +9,6 @@ once) the tests start real processes.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
