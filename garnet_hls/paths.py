@@ -187,13 +187,18 @@ def publish_dir(tmp, out, claimed: bool):
         os.rename(out, old / "d")
     try:
         os.replace(tmp, out)  # onto our empty placeholder (or nothing)
-    except OSError as e:
-        if old is not None:  # put the old one back
-            os.rename(old / "d", out)
-            shutil.rmtree(old, ignore_errors=True)
-        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
-            raise UserError(f"output directory {out} exists; use --force to replace it") from None
-        raise UserError(f"cannot write {out}: {_why(e)}") from None
+    except BaseException as e:  # an error, or a signal between the two renames: put the old one back
+        if old is not None:
+            try:
+                os.rename(old / "d", out)
+                shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise UserError(f"output directory {out} exists; use --force to replace it") from None
+            raise UserError(f"cannot write {out}: {_why(e)}") from None
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
