@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from garnet_hls.errors import UserError
-from garnet_hls.paths import check_replaceable_dir, claim_dir, publish_dir, release_claim
+from garnet_hls.paths import check_replaceable_dir, claim_dir, give_usual_mode, publish_dir, release_claim
 from garnet_hls.quant import FixedType, parse_spec
 
 META_FILE = "garnet_project.json"
@@ -383,9 +383,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700: the project gets the user's usual permissions
+        give_usual_mode(tmp, directory=True)
         hls_model = to_hls_model(model, cfg, str(tmp))
         hls_model.write()
         _write_extras(hls_model, model, cfg, tmp, model_path)

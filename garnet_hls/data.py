@@ -576,6 +576,9 @@ def save_npz(path, data, compress=False):
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        from garnet_hls.paths import give_usual_mode
+
+        give_usual_mode(tmp)  # not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException as exc:
         try:

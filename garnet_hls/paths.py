@@ -23,6 +23,18 @@ from pathlib import Path
 from garnet_hls.errors import UserError
 
 
+def umask_mode(directory: bool = False) -> int:
+    """The mode a new file (0666) or directory (0777) gets under the user's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def give_usual_mode(path, directory: bool = False):
+    """mkstemp / mkdtemp create 0600 / 0700: give an output the permissions any new file of the user gets."""
+    os.chmod(path, umask_mode(directory))
+
+
 def _why(e: OSError) -> str:
     return e.strerror or str(e) or type(e).__name__
 
@@ -99,10 +111,7 @@ def write_output(path, data, what: str = "output", binary: bool = False):
                 data(f)
             else:
                 f.write(data)
-        # mkstemp creates 0600; an output file gets the permissions the user's umask gives any new file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        give_usual_mode(tmp)
         os.replace(tmp, p)
     except BaseException as e:
         try:

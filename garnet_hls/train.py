@@ -404,6 +404,9 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     try:
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+        from garnet_hls.paths import give_usual_mode
+
+        give_usual_mode(tmp, directory=True)  # not mkdtemp's 0700
     except OSError as e:
         raise UserError(f"cannot write {output_dir}: {e.strerror or e}") from None
     try:

@@ -435,6 +435,24 @@ def small_model(tmp_path_factory):
     return _small_model(tmp_path_factory.mktemp("small") / "small.keras")
 
 
+def _umask_mode(directory=False):
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_outputs_get_the_users_permissions(cwd, capsys, umask):
+    """Data files are written through a temporary file, but end with the mode the umask gives any new file."""
+    old = os.umask(umask)
+    try:
+        rc, _, err = run(["data", "circles", "-n", "3", "-o", "c.npz"], capsys)
+        assert rc == 0, err
+        assert (cwd / "c.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+    finally:
+        os.umask(old)
+
+
 def test_force_replaces_only_our_project(small_model, cwd, capsys):
     rc, _, err = run(["convert", small_model, "-o", "prj"], capsys)
     assert rc == 0, err
@@ -443,6 +461,7 @@ def test_force_replaces_only_our_project(small_model, cwd, capsys):
     assert rc == 0, err
     assert (cwd / "prj" / META_FILE).is_file() and not (cwd / "prj" / "stale.txt").exists()
     assert sorted(p.name for p in cwd.iterdir()) == ["notes.txt", "prj"]  # no temporary left beside it
+    assert (cwd / "prj").stat().st_mode & 0o777 == _umask_mode(directory=True)  # not mkdtemp's 0700
     # the model inside the project directory: --force must not delete its own input
     shutil.copy(small_model, cwd / "prj" / "model.keras")
     rc, _, err = run(["convert", cwd / "prj" / "model.keras", "-o", "prj", "--force"], capsys)
