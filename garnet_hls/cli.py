@@ -49,7 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so that every ``except KeyboardInterrupt`` /
+    ``except BaseException`` clean-up (temporary directories, the HLS tool's process group) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _install_sigterm():
+    """SIGTERM -> Terminated while a command runs; returns the previous handler (None outside the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv=None) -> int:
+    import signal
     import warnings
 
     from garnet_hls.errors import UserError
@@ -61,16 +81,32 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _install_sigterm()
     try:
         rc = args.func(args)
     except UserError as e:
-        msg = " ".join(str(e).split())  # one line
-        sys.stderr.write(f"garnet-hls: error: {msg}\n")
-        return e.exit_code
+        return _fail(str(e), e.exit_code)
+    except Terminated:
+        sys.stderr.write("garnet-hls: terminated\n")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("garnet-hls: interrupted\n")
         return 130
+    except MemoryError:
+        return _fail("out of memory: the command needs more memory than this machine has; use fewer events")
+    except OSError as e:  # the user's file system refused a read or write (full disk, permissions, ...)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _fail(f"{where}{e.strerror or e}")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(rc or 0)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    msg = " ".join(message.split())  # one line
+    sys.stderr.write(f"garnet-hls: error: {msg}\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -209,25 +209,52 @@ def add_cli(subparsers):
 
 def run_compare(args):
     import json
+    import math
 
     from garnet_hls.convert import load_keras_model
-    from garnet_hls.csim import load_events
+    from garnet_hls.csim import load_events, read_meta, select_events
+    from garnet_hls.paths import check_output_file, write_output
 
-    if args.tolerance is not None and args.tolerance < 0:
-        raise UserError(f"--tolerance must be >= 0, got {args.tolerance}")
+    if args.tolerance is not None and not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise UserError(f"--tolerance must be a finite number >= 0 (LSBs), got {args.tolerance}")
+    if args.json:
+        check_output_file(args.json, "--json output")
+    meta = read_meta(args.project)
+    data = select_events(load_events(args.data), args.events, args.data)
     model = load_keras_model(args.model)
-    data = load_events(args.data)
-    if args.events is not None:
-        if args.events < 1:
-            raise UserError(f"--events must be >= 1, got {args.events}")
-        n = len(data["nvtx"])
-        data = {k: (v[: args.events] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == n else v)
-                for k, v in data.items()}
+    check_model_matches(model, meta, args.model, args.project)
     r = compare(model, args.project, data, progress=True)
     print(format_result(r, args.tolerance))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(r.to_dict(), f, indent=2)
+        write_output(args.json, json.dumps(r.to_dict(), indent=2) + "\n", "--json output")
     if r.bit_exact or (args.tolerance is not None and r.max_lsb() <= args.tolerance):
         return 0
     return 1
+
+
+def check_model_matches(model, meta, model_path="the model", project="the project"):
+    """The Keras model has the inputs and outputs the project was converted from (else one line)."""
+    m_in = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs]
+    p_in = [tuple(s["shape"]) for s in meta["inputs"]]
+    if len(m_in) != len(p_in):
+        raise UserError(f"{model_path} has {len(m_in)} inputs but {project} has {len(p_in)}: "
+                        "compare the model the project was converted from")
+    for spec, shape in zip(meta["inputs"], m_in):
+        is_nvtx = meta["layers"].get(spec["keras_name"], {}).get("nvtx", False)
+        want = tuple(spec["shape"])
+        if not is_nvtx and shape != want:
+            raise UserError(f"{model_path} takes inputs of shape {shape} but {project} was converted for {want}: "
+                            "compare the model the project was converted from")
+    names = list(model.output_names)
+    for spec in meta["outputs"]:
+        if spec["keras_name"] not in names:
+            raise UserError(f"{model_path} has no output {spec['keras_name']!r} of {project} (outputs: "
+                            f"{', '.join(names)}): compare the model the project was converted from")
+    for layer in model.layers:  # the nvtx input's range is set by V of the graph layers
+        V = getattr(layer, "n_vertices", None)
+        info = meta["layers"].get(layer.name, {})
+        if V and info and info.get("type") in ("GarNet", "GarNetStack", "GravNet"):
+            for spec in meta["inputs"]:
+                if not meta["layers"].get(spec["keras_name"], {}).get("nvtx") and spec["shape"][0] != V:
+                    raise UserError(f"{model_path} has V={V} vertices but {project} was converted for "
+                                    f"V={spec['shape'][0]}: compare the model the project was converted from")

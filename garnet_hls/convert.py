@@ -32,6 +32,7 @@ import yaml
 
 from garnet_hls import files
 from garnet_hls.errors import UserError
+from garnet_hls.paths import check_replaceable_dir, claim_dir, publish_dir, release_claim
 from garnet_hls.quant import FixedType, parse_spec
 
 META_FILE = "garnet_project.json"
@@ -113,7 +114,11 @@ def load_config(path) -> dict:
     if not p.is_file():
         raise UserError(f"config file {path} does not exist")
     try:
-        cfg = yaml.safe_load(p.read_text())
+        cfg = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"config {path} is not UTF-8 text (byte {e.start}): is it a YAML file?") from None
+    except OSError as e:
+        raise UserError(f"cannot read config {path}: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -126,38 +131,79 @@ def load_config(path) -> dict:
 def _check_keys(found: dict, valid, where: str):
     if not isinstance(found, dict):
         raise UserError(f"{where} must be a mapping of keys ({', '.join(sorted(valid))}), got {found!r}")
-    bad = sorted(set(found) - set(valid))
+    bad = sorted((k for k in found if k not in valid), key=str)
     if bad:
         raise UserError(f"unknown key {bad[0]!r} in {where}; valid keys: {', '.join(sorted(valid))}")
 
 
 def validate_config(cfg: dict, model=None):
+    """Refuse, with one line naming the key, any config value that is of the wrong type, out of range or
+    unknown (see garnet_hls.validate), and reuse factors the graph kernels cannot use."""
+    from garnet_hls import validate as v
+
+    if not isinstance(cfg, dict):
+        raise UserError("the config must be a mapping of hls4ml keys (OutputDir, Part, HLSConfig, ...)")
     _check_keys(cfg, TOP_KEYS, "the config")
-    if cfg.get("Backend", "Vivado") not in BACKENDS:
+    for key, check in v.TOP_CHECKS.items():
+        if key in cfg:
+            check(key, cfg[key])
+    if "ClockUncertainty" in cfg:
+        v.check_clock_uncertainty("ClockUncertainty", cfg["ClockUncertainty"], cfg.get("ClockPeriod", 5))
+    if not isinstance(cfg.get("Backend", "Vivado"), str) or cfg.get("Backend", "Vivado") not in BACKENDS:
         raise UserError(f"Backend {cfg['Backend']!r} is not supported; valid: {', '.join(BACKENDS)}")
     if cfg.get("IOType", "io_parallel") != "io_parallel":
         raise UserError(f"IOType {cfg['IOType']!r} is not supported; valid: io_parallel")
-    hls = cfg.get("HLSConfig") or {}
-    if not isinstance(hls, dict):
-        raise UserError("HLSConfig must be a mapping with Model / LayerName / LayerType")
+    hls = v.check_mapping("HLSConfig", cfg.get("HLSConfig"), "a mapping with Model / LayerName / LayerType")
     _check_keys(hls, HLS_KEYS, "HLSConfig")
-    _check_keys(hls.get("Model") or {}, MODEL_KEYS, "HLSConfig.Model")
-    layer_cfgs = hls.get("LayerName") or {}
+    model_cfg = v.check_mapping("HLSConfig.Model", hls.get("Model"))
+    _check_keys(model_cfg, MODEL_KEYS, "HLSConfig.Model")
+    for key, check in v.MODEL_CHECKS.items():
+        if key in model_cfg:
+            check(f"HLSConfig.Model.{key}", model_cfg[key])
+    layer_cfgs = v.check_mapping("HLSConfig.LayerName", hls.get("LayerName"), "a mapping of layer name -> settings")
     names = {layer.name: type(layer).__name__ for layer in model.layers} if model is not None else None
     for lname, lcfg in layer_cfgs.items():
+        where = f"HLSConfig.LayerName.{lname}"
         if names is not None and lname not in names:
             raise UserError(f"HLSConfig.LayerName has {lname!r}, which is not a layer of the model; "
                             f"layers: {', '.join(names)}")
-        _check_keys(lcfg or {}, LAYER_KEYS, f"HLSConfig.LayerName.{lname}")
-        prec = (lcfg or {}).get("Precision")
-        if isinstance(prec, dict) and names is not None:
-            kind = names[lname]
-            valid = GRAPH_PRECISION_KEYS if kind in ("GarNet", "GarNetStack", "GravNet") else DENSE_PRECISION_KEYS
-            if kind in ("GarNet", "GarNetStack", "GravNet", "QDense", "Dense"):
-                _check_keys(prec, valid, f"HLSConfig.LayerName.{lname}.Precision")
-    rf = (hls.get("Model") or {}).get("ReuseFactor", 1)
-    if not isinstance(rf, int) or rf < 1:
-        raise UserError(f"HLSConfig.Model.ReuseFactor must be a positive integer, got {rf!r}")
+        lcfg = v.check_mapping(where, lcfg, "a mapping of settings (Precision, ReuseFactor, Strategy, Trace)")
+        _check_keys(lcfg, LAYER_KEYS, where)
+        for key, check in v.LAYER_CHECKS.items():
+            if key in lcfg:
+                check(f"{where}.{key}", lcfg[key])
+        if "Precision" in lcfg:
+            valid = None
+            if names is not None:
+                kind = names[lname]
+                if kind in ("GarNet", "GarNetStack", "GravNet"):
+                    valid = GRAPH_PRECISION_KEYS
+                elif kind in ("QDense", "Dense"):
+                    valid = DENSE_PRECISION_KEYS
+            v.check_precision(f"{where}.Precision", lcfg["Precision"], valid)
+    type_cfgs = v.check_mapping("HLSConfig.LayerType", hls.get("LayerType"), "a mapping of layer type -> settings")
+    for tname, tcfg in type_cfgs.items():
+        where = f"HLSConfig.LayerType.{tname}"
+        tcfg = v.check_mapping(where, tcfg, "a mapping of settings (Precision, ReuseFactor, Strategy, Trace)")
+        _check_keys(tcfg, LAYER_KEYS, where)
+        for key, check in v.LAYER_CHECKS.items():
+            if key in tcfg:
+                check(f"{where}.{key}", tcfg[key])
+        if "Precision" in tcfg:
+            v.check_precision(f"{where}.Precision", tcfg["Precision"])
+    # the graph kernels process V/R vertices per clock: R must divide V
+    if model is not None:
+        for layer in model.layers:
+            V = getattr(layer, "n_vertices", None)
+            if type(layer).__name__ not in ("GarNet", "GarNetStack", "GravNet") or not V:
+                continue
+            own = (layer_cfgs.get(layer.name) or {}).get("ReuseFactor")
+            rf, where = (own, f"HLSConfig.LayerName.{layer.name}.ReuseFactor") if own is not None else \
+                (model_cfg.get("ReuseFactor", 1), "HLSConfig.Model.ReuseFactor")
+            if V % rf:
+                divisors = [d for d in range(1, V + 1) if V % d == 0]
+                raise UserError(f"{where} = {rf} does not divide the {V} vertices of layer {layer.name!r}: the "
+                                f"graph kernels need R | V; valid: {', '.join(map(str, divisors))}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -429,23 +475,27 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     if backend:
         cfg["Backend"] = backend
     if model is None:
+        validate_config(cfg)  # the config's own values first: no need to load a model to refuse them
         model = load_keras_model(model_path)
     validate_config(cfg, model)
     out = Path(output_dir or cfg.get("OutputDir") or "vivado_projects/" + cfg.get("ProjectName", "myproject"))
-    if out.exists() and not force:
+    inputs = [p for p in (model_path, config_path) if p is not None]
+    check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
+    claimed = claim_dir(out)
+    if not claimed and not force:  # another run created it since the check
         raise UserError(f"output directory {out} exists; use --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(files.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
+    tmp = None
     try:
+        tmp = Path(files.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
         hls_model = to_hls_model(model, cfg, str(tmp))
         hls_model.write()
         _write_extras(hls_model, model, cfg, tmp, model_path)
         _relocate_config(tmp, out)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        publish_dir(tmp, out, claimed)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        release_claim(out, claimed)
         raise
     return out
 

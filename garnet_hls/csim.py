@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,16 @@ def read_meta(project) -> dict:
     p = prj / META_FILE
     if not p.is_file():
         raise UserError(f"{project} is not a garnet-hls project (no {META_FILE}); create it with garnet-hls convert")
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{p} is corrupt ({e}); convert the model again with garnet-hls convert --force") from None
+    required = {"project_name": str, "inputs": list, "outputs": list, "traced": list, "layers": dict}
+    bad = [k for k, t in required.items() if not isinstance(meta, dict) or not isinstance(meta.get(k), t)]
+    if bad:
+        raise UserError(f"{p} is corrupt (missing or wrong {', '.join(bad)}); convert the model again with "
+                        "garnet-hls convert --force")
+    return meta
 
 
 FAST_DEFINE = "GARNET_HLS_FAST_CSIM"
@@ -74,7 +84,10 @@ def build(project, verbose=False, fast=False) -> Path:
     out_dir.mkdir(exist_ok=True)
     inc = ["-I", str(prj / "firmware" / "ap_types"), "-I", str(prj), "-I", str(prj / "firmware")]
     defs = [f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"']
-    objs = [out_dir / f"{s.stem}-{lib.stem}.o" for s in sources]
+    # unique per build: two runs building the same project at once must not share object or temp files;
+    # each renames its finished library into place atomically (both are the same bits)
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    objs = [out_dir / f"{s.stem}-{lib.stem}-{tag}.o" for s in sources]
 
     def compile_one(pair):
         src, obj = pair
@@ -82,22 +95,24 @@ def build(project, verbose=False, fast=False) -> Path:
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=prj)
         return src, r
 
+    tmp = out_dir / f"{lib.name}.{tag}.tmp"
     t0 = time.time()
-    with ThreadPoolExecutor(max_workers=min(len(sources), os.cpu_count() or 1)) as ex:
-        results = list(ex.map(compile_one, zip(sources, objs)))
-    for src, r in results:
+    try:
+        with ThreadPoolExecutor(max_workers=min(len(sources), os.cpu_count() or 1)) as ex:
+            results = list(ex.map(compile_one, zip(sources, objs)))
+        for src, r in results:
+            if r.returncode != 0:
+                sys.stderr.write(r.stderr[-4000:])
+                raise UserError(f"g++ failed on {src.name} (see the compiler output above)")
+        r = subprocess.run(["g++", *_cflags(fast), "-shared", *map(str, objs), "-o", str(tmp)], capture_output=True,
+                           text=True)
         if r.returncode != 0:
             sys.stderr.write(r.stderr[-4000:])
-            raise UserError(f"g++ failed on {src.name} (see the compiler output above)")
-    tmp = lib.with_suffix(".so.tmp")
-    r = subprocess.run(["g++", *_cflags(fast), "-shared", *map(str, objs), "-o", str(tmp)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stderr[-4000:])
-        raise UserError("linking the C simulation library failed (see the output above)")
-    os.replace(tmp, lib)
-    for o in objs:
-        o.unlink(missing_ok=True)
+            raise UserError("linking the C simulation library failed (see the output above)")
+        os.replace(tmp, lib)
+    finally:
+        for o in [*objs, tmp]:
+            o.unlink(missing_ok=True)
     if verbose:
         print(f"built {lib.name} in {time.time() - t0:.1f} s")
     return lib
@@ -198,14 +213,26 @@ def add_cli(subparsers):
     p.set_defaults(func=run_csim)
 
 
+def select_events(data: dict, n_events, path) -> dict:
+    """The first ``n_events`` events of ``data`` (all when None); refuses an empty data set."""
+    total = len(data["nvtx"])
+    if n_events is not None:
+        if isinstance(n_events, bool) or n_events < 1:
+            raise UserError(f"--events must be >= 1, got {n_events}")
+        data = {k: (v[:n_events] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == total else v)
+                for k, v in data.items()}
+    if total == 0:
+        raise UserError(f"{path} holds no events")
+    return data
+
+
 def run_csim(args):
+    from garnet_hls.paths import check_output_file, write_output
+
     read_meta(args.project)  # the project first: its problems are the likelier ones
-    data = load_events(args.data)
-    if args.events is not None:
-        if args.events < 1:
-            raise UserError(f"--events must be >= 1, got {args.events}")
-        data = {k: (v[: args.events] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == len(data["nvtx"])
-                    else v) for k, v in data.items()}
+    if args.output:
+        check_output_file(args.output, "output")
+    data = select_events(load_events(args.data), args.events, args.data)
     t0 = time.time()
     sim = CSim(args.project, verbose=True, fast=args.fast)
     t1 = time.time()
@@ -214,10 +241,6 @@ def run_csim(args):
     n = len(next(iter(outputs.values())))
     print(f"C simulation: {n} events in {t2 - t1:.2f} s ({n / max(t2 - t1, 1e-9):,.0f} events/s; build {t1 - t0:.1f} s)")
     if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp.npz")
-        np.savez(tmp, **outputs)
-        os.replace(tmp, out)
-        print(f"wrote {out}: {', '.join(f'{k} {v.shape}' for k, v in outputs.items())}")
+        write_output(args.output, lambda f: np.savez(f, **outputs), "output", binary=True)
+        print(f"wrote {args.output}: {', '.join(f'{k} {v.shape}' for k, v in outputs.items())}")
     return 0

@@ -352,6 +352,32 @@ def _check_positive_int(name, value):
     return int(value)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable of /proc/meminfo), None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(n_events, bytes_per_event, what):
+    """Refuse (one line) a data set that cannot fit in memory, before allocating it."""
+    need = int(n_events) * int(bytes_per_event)
+    avail = available_memory()
+    if avail is not None and need > avail:
+        gib = 1024 ** 3
+        most = max(1, avail // max(1, bytes_per_event))
+        raise UserError(f"{n_events} {what} events need {need / gib:.1f} GiB of memory, but only "
+                        f"{avail / gib:.1f} GiB are available; use at most {most} events")
+
+
 def _rng(seed):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise UserError(f"seed must be a non-negative integer, got {seed!r}")
@@ -398,6 +424,8 @@ def generate_calo(
         if not np.isfinite(value) or value < 0:
             raise UserError(f"{name} must be >= 0, got {value!r}")
 
+    # features (float32) + nvtx, label, energy (float64 while generating, float32 copy at the end)
+    _check_memory(n_events, n_vertices * len(CALO_FEATURES) * 4 + 4 + 4 + 8 + 4, "calo")
     rng = _rng(seed)
     codes = np.array([CALO_PARTICLES.index(p) for p in particles], dtype=np.int32)
     label = rng.permutation(codes[np.arange(n_events) % len(codes)]).astype(np.int32)
@@ -433,6 +461,7 @@ def generate_circles(n_events, seed=0, n_points=CIRCLES_POINTS):
     size = CIRCLES_SIZE
     if n_points > size * size:
         raise UserError(f"number of points must be <= {size * size}, got {n_points}")
+    _check_memory(n_events, n_points * 3 * 4 + 4 + 4, "circles")
     rng = _rng(seed)
     label = rng.permutation(np.arange(n_events) % 2).astype(np.int32)
     features = np.zeros((n_events, n_points, 3), dtype=np.float32)
@@ -547,6 +576,9 @@ def save_npz(path, data, compress=False):
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        from garnet_hls.paths import give_usual_mode
+
+        give_usual_mode(tmp)  # not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -596,6 +628,9 @@ def _summary(data, path, seconds):
 
 
 def _run_calo(args):
+    from garnet_hls.paths import check_output_file
+
+    check_output_file(args.output)
     n = _check_positive_int("--events", args.events)
     v = _check_positive_int("--vertices", args.vertices)
     particles = CALO_PARTICLES if args.particles == "both" else (args.particles,)
@@ -608,6 +643,9 @@ def _run_calo(args):
 
 
 def _run_circles(args):
+    from garnet_hls.paths import check_output_file
+
+    check_output_file(args.output)
     n = _check_positive_int("--events", args.events)
     t0 = time.perf_counter()
     data = generate_circles(n, seed=args.seed)

@@ -83,6 +83,27 @@ def add_cli(subparsers):
 
 
 def _checked(args):
-    if args.test_events < 1:
-        raise UserError(f"--test-events must be >= 1, got {args.test_events}")
+    """Refuse bad arguments before minutes of training: the demo replaces its outputs, so they must be
+    directories it may replace (see garnet_hls.paths)."""
+    from garnet_hls.convert import META_FILE
+    from garnet_hls.paths import check_output_dir, check_replaceable_dir, refuse_unsafe_replace
+    from garnet_hls.presets import preset
+
+    preset(args.preset)
+    for opt in ("test_events", "train_events", "epochs"):
+        value = getattr(args, opt)
+        if value is not None and value < 1:
+            raise UserError(f"--{opt.replace('_', '-')} must be >= 1, got {value}")
+    check_replaceable_dir(args.project, True, markers=(META_FILE,), what="--project directory",
+                          who="demo (which replaces its --project)")
+    root = Path(args.output)
+    check_output_dir(root, "--output directory")
+    run_dir = root / args.preset
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        refuse_unsafe_replace(run_dir, markers=("metrics.json",), kind="garnet-hls training run",
+                              who="demo (which replaces its training run)")
+    prj = Path(args.project).resolve()
+    if root.resolve() == prj or prj in root.resolve().parents:
+        raise UserError(f"--output {args.output} must not be inside --project {args.project} (the project is "
+                        "replaced, the model in --output is its input)")
     return run_demo(args)

@@ -486,12 +486,24 @@ def reuse_sweep(project_dir: str | Path, reuse_factors: list[int] | None = None,
     return out
 
 
+def plot_format(path) -> str:
+    """The image format of a --plot file name (its suffix, png when none); UserError if matplotlib has none such."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = Path(path).suffix[1:].lower() or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in supported:
+        raise UserError(f"--plot {path}: unknown image format {fmt!r}; use one of {', '.join(sorted(supported))}")
+    return fmt
+
+
 def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[int] | None = None) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fmt = plot_format(path)
     sweep = reuse_sweep(project_dir, reuse_factors)
     pipelined = str(sweep["estimated_top_pragma"]).startswith("pipeline")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -516,8 +528,12 @@ def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[in
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{BANNER}: GarNet/GravNet layers vs reuse factor", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    from garnet_hls.paths import write_output
+
+    try:
+        write_output(path, lambda f: fig.savefig(f, dpi=100, format=fmt), "--plot output", binary=True)
+    finally:
+        plt.close(fig)
     return sweep
 
 
@@ -551,6 +567,13 @@ def add_cli(subparsers) -> None:
 
 
 def run_estimate(args) -> int:
+    from garnet_hls.paths import check_output_file, write_output
+
+    for opt in ("json", "plot"):
+        if getattr(args, opt, None):
+            check_output_file(getattr(args, opt), f"--{opt} output")
+    if getattr(args, "plot", None):
+        plot_format(args.plot)
     reuse_list = _parse_reuse_list(getattr(args, "reuse", None))
     est = estimate_project(args.project)
     print(format_estimate(est), end="")
@@ -571,8 +594,5 @@ def run_estimate(args) -> int:
         data = est.to_json()
         if sweep is not None:
             data["estimated_reuse_sweep"] = sweep
-        try:
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as e:
-            raise UserError(f"cannot write {args.json}: {e.strerror or e}") from None
+        write_output(args.json, json.dumps(data, indent=2) + "\n", "--json output")
     return 0

@@ -6,6 +6,7 @@ that make each table logic or a replicated ROM) and the heads of the table heade
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ def parse_parameters(text: str) -> dict[str, Struct]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
 
@@ -163,19 +164,30 @@ def load_project(project_dir: str | Path) -> Project:
     for f in (fw / "parameters.h", fw / f"{name}.cpp"):
         if not f.is_file():
             raise UserError(f"{path} is not a complete garnet-hls project: {f.relative_to(path)} is missing")
-    cfg_text = _read(path / "hls4ml_config.yml") if (path / "hls4ml_config.yml").is_file() else ""
-    part = _yaml_scalar(cfg_text, "Part") or _yaml_scalar(cfg_text, "XilinxPart") or "xcku115-flvb2104-2-i"
+    cfg_file = path / "hls4ml_config.yml"
+    if not cfg_file.is_file():
+        raise UserError(f"{path} is not a complete garnet-hls project: hls4ml_config.yml (which names the part and "
+                        "clock) is missing")
+    cfg_text = _read(cfg_file)
+    part = _yaml_scalar(cfg_text, "Part") or _yaml_scalar(cfg_text, "XilinxPart")
+    if not part:
+        raise UserError(f"{cfg_file} names no Part: the estimate depends on the device; convert again with a Part")
     try:
         clock = float(_yaml_scalar(cfg_text, "ClockPeriod") or 5)
     except ValueError:
         raise UserError(f"{path / 'hls4ml_config.yml'}: ClockPeriod is not a number") from None
+    if not (math.isfinite(clock) and clock > 0):
+        raise UserError(f"{path / 'hls4ml_config.yml'}: ClockPeriod must be a positive number of ns, got {clock}")
     unc_text = _yaml_scalar(cfg_text, "ClockUncertainty")
     unc = None
     if unc_text:
         try:
             unc = clock * float(unc_text[:-1]) / 100 if unc_text.endswith("%") else float(unc_text)
         except ValueError:
-            unc = None
+            unc = float("nan")
+        if not (math.isfinite(unc) and 0 <= unc < clock):
+            raise UserError(f"{path / 'hls4ml_config.yml'}: ClockUncertainty {unc_text!r} is not a time below the "
+                            f"clock period (ns or a percentage like '12.5%')")
     io_type = _yaml_scalar(cfg_text, "IOType") or "io_parallel"
 
     structs = parse_parameters(_read(fw / "parameters.h"))

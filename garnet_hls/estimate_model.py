@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from garnet_hls.errors import UserError
+
 BANNER = "ESTIMATE — not a synthesis result"
 MODEL_NAME = "garnet-hls structural estimate, model 1 (docs/estimate.md)"
 
@@ -122,7 +124,10 @@ class Device:
 
 
 def family_of(part: str) -> str:
-    p = part.lower().strip()
+    """7series / ultrascale / ultrascale+ of a Xilinx part name; UserError for a part the estimator does not know."""
+    p = str(part).lower().strip()
+    if p.startswith(("xa", "xq")):  # automotive / defence grades of the same devices
+        p = "xc" + p[2:]
     if p.startswith("xc7"):
         return "7series"
     if p.startswith(("xczu", "xcu", "xck2", "xcv")) and not re.match(r"xcvu\d+$", p.split("-")[0]):
@@ -131,7 +136,8 @@ def family_of(part: str) -> str:
         return "ultrascale+"
     if p.startswith(("xcku", "xcvu")):
         return "ultrascale"
-    return "ultrascale"
+    raise UserError(f"part {part!r} is unknown to the estimator: it knows Xilinx 7-series (xc7...), UltraScale "
+                    "(xcku..., xcvu...) and UltraScale+ (xczu..., xcku...p, xcvu...p, xcu..., xck26, Versal xcv...) parts")
 
 
 def device_for(part: str, clock_ns: float, uncertainty_ns: float | None = None) -> Device:

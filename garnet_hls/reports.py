@@ -1354,7 +1354,9 @@ def format_table(report: ProjectReport | SynthesisReport) -> str:
 
 
 def write_json(report: ProjectReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from garnet_hls.paths import write_output
+
+    write_output(path, json.dumps(report.to_dict(), indent=2) + "\n", "--json output")
 
 
 def _png(fig) -> str:
@@ -1468,7 +1470,9 @@ def write_html(report: ProjectReport, path: str | Path) -> None:
         parts.append(f'<h2>{html.escape(caption)}</h2><img alt="{html.escape(caption)}" src="data:image/png;base64,{png}">')
     parts.append("<h2>Text summary</h2><pre>" + html.escape(format_table(report)) + "</pre>")
     parts.append("</body></html>")
-    Path(path).write_text("\n".join(parts) + "\n", encoding="utf-8")
+    from garnet_hls.paths import write_output
+
+    write_output(path, "\n".join(parts) + "\n", "--html output")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1487,6 +1491,11 @@ def add_cli(subparsers) -> None:
 
 
 def run_report(args) -> int:
+    from garnet_hls.paths import check_output_file
+
+    for opt in ("json", "html"):
+        if getattr(args, opt, None):
+            check_output_file(getattr(args, opt), f"--{opt} output")
     report = load_report(args.project)
     if getattr(args, "estimate", False):
         from garnet_hls import estimate

@@ -249,6 +249,7 @@ def run_build(plan: BuildPlan, out: TextIO | None = None) -> int:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
+            start_new_session=True,  # its own process group: an interrupt stops the tool and all its children
         )
         try:
             assert proc.stdout is not None
@@ -264,19 +265,33 @@ def run_build(plan: BuildPlan, out: TextIO | None = None) -> int:
                     out.write(f"==> garnet-hls synth: {done.group(1).lower()} finished in {done.group(2)}\n")
                 out.flush()
             code = proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.write("# interrupted by the user\n")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (garnet_hls.cli.Terminated)
+            _stop_group(proc)
+            log.write(f"# {'terminated' if type(e).__name__ == 'Terminated' else 'interrupted by the user'}\n")
             raise
         log.write(f"# exit code {code}\n")
     if code < 0:  # killed by a signal: report it the way a shell would
         code = 128 - code
     return code
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 10.0):
+    """Stop the tool's whole process group (vivado_hls starts children): SIGTERM, then SIGKILL."""
+    import signal
+
+    def kill(sig):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    kill(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    kill(signal.SIGKILL)  # children that outlive the leader, or a leader that ignored SIGTERM
+    proc.wait()
 
 
 def synth(project_dir: str | Path, options: SynthOptions | None = None, out: TextIO | None = None) -> int:

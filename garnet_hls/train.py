@@ -425,17 +425,23 @@ def _is_nonempty_dir(path):
     return os.path.isdir(path) and bool(os.listdir(path))
 
 
-def _check_output_dir(output_dir, force):
+def _check_output_dir(output_dir, force, inputs=()):
+    from garnet_hls.paths import check_output_dir, refuse_unsafe_replace
+
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise UserError(f"output {output_dir} exists and is not a directory")
-    if _is_nonempty_dir(output_dir) and not force:
-        raise UserError(f"output directory {output_dir} exists and is not empty; use --force (force=True) "
-                        "to overwrite it")
+    check_output_dir(output_dir)
+    if _is_nonempty_dir(output_dir):
+        if not force:
+            raise UserError(f"output directory {output_dir} exists and is not empty; use --force (force=True) "
+                            "to overwrite it")
+        # --force replaces only a training run written by us, never the working directory or the data's
+        refuse_unsafe_replace(output_dir, markers=("metrics.json",), inputs=inputs, kind="garnet-hls training run")
 
 
-def _publish(tmp, output_dir, force):
+def _publish(tmp, output_dir, force, inputs=()):
     """Move the finished temporary directory to output_dir (replacing an old one with force)."""
-    _check_output_dir(output_dir, force)
+    _check_output_dir(output_dir, force, inputs)
     old = None
     if os.path.isdir(output_dir):
         if os.listdir(output_dir):
@@ -597,7 +603,8 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     if output_dir is None:
         output_dir = default_output_dir(kind, quantized, weight_bits)
     output_dir = os.path.abspath(os.fspath(output_dir))
-    _check_output_dir(output_dir, force)
+    data_inputs = [data] if isinstance(data, (str, os.PathLike)) else []
+    _check_output_dir(output_dir, force, data_inputs)
 
     t_start = time.perf_counter()
     ds, source = _load_data(data, n_events, int(model_kw.get("n_vertices", 128)), seed)
@@ -709,7 +716,7 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
         with open(os.path.join(tmp, "metrics.json"), "w") as fh:
             json.dump(metrics, fh, indent=2)
             fh.write("\n")
-        _publish(tmp, output_dir, force)
+        _publish(tmp, output_dir, force, data_inputs)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

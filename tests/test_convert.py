@@ -189,8 +189,16 @@ def test_existing_output_refused_without_force(tmp_path, capsys):
     rc, err = _cli(["convert", p, "-o", out], capsys)
     assert rc != 0 and "--force" in err
     assert (out / "keep.txt").read_text() == "mine"
-    rc, _ = _cli(["convert", p, "-o", out, "--force"], capsys)
-    assert rc == 0 and (out / META_FILE).is_file() and not (out / "keep.txt").exists()
+    # --force replaces only a garnet-hls project (or an empty directory): this one is the user's
+    rc, err = _cli(["convert", p, "-o", out, "--force"], capsys)
+    assert rc != 0 and "not a garnet-hls project" in err
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    rc, _ = _cli(["convert", p, "-o", out, "--force"], capsys)  # empty: replaced
+    assert rc == 0 and (out / META_FILE).is_file()
+    (out / "stale.txt").write_text("old")
+    rc, _ = _cli(["convert", p, "-o", out, "--force"], capsys)  # our project: replaced whole
+    assert rc == 0 and (out / META_FILE).is_file() and not (out / "stale.txt").exists()
 
 
 def test_interrupted_conversion_leaves_nothing(tmp_path, monkeypatch):
@@ -210,7 +218,7 @@ def test_interrupted_conversion_leaves_nothing(tmp_path, monkeypatch):
 
 def test_reuse_factor_must_divide_vertices(tmp_path):
     _, p = _small_model_file(tmp_path)
-    with pytest.raises(UserError, match="reuse factor 3 must divide the number of vertices 8"):
+    with pytest.raises(UserError, match="ReuseFactor = 3 does not divide the 8 vertices"):
         convert(p, None, tmp_path / "prj", overrides={"HLSConfig": {"LayerName": {"garnet": {"ReuseFactor": 3}}}})
     assert not (tmp_path / "prj").exists()
 

@@ -424,7 +424,7 @@ def test_generated_config(tmp_path):
 
 def test_reuse_factor_must_divide_v(tmp_path):
     model = side_by_side_model(16, {"g": (2, 3, 3, 4, {})}, 6)
-    with pytest.raises(UserError, match="reuse factor 3"):
+    with pytest.raises(UserError, match=r"ReuseFactor = 3 does not divide the 16 vertices"):
         _convert(model, tmp_path, {"HLSConfig": {"LayerName": {"g": {"ReuseFactor": 3}}}})
 
 
