@@ -45,6 +45,7 @@ import html
 import io
 import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -324,6 +325,16 @@ def _require_rtl():
         raise UserError("the rtl backend is not available in this garnet-hls installation (no garnet_hls.rtl)")
 
 
+def _check_synth_tool(project: Path, tool: str):
+    """Raise ToolNotFoundError (the synth driver's one line) when the tool is not there; no side effects."""
+    if tool == "vivado":
+        from garnet_hls.synth import SynthOptions, plan_build
+
+        plan_build(project, SynthOptions(synth=True))
+    elif tool == "yosys" and not shutil.which("yosys"):
+        raise ToolNotFoundError("yosys not found on PATH; install Yosys (e.g. apt-get install yosys)")
+
+
 def _synthesize(project: Path, tool: str) -> dict[str, Any]:
     """Synthesis of one point; raises UserError / ToolNotFoundError (one line) when it cannot run."""
     if tool == "vivado":
@@ -343,8 +354,7 @@ def _synthesize(project: Path, tool: str) -> dict[str, Any]:
                 "dsp": res.get("DSP"), "bram_18k": res.get("BRAM_18K"),
                 "available": {k.lower(): v for k, v in rep.available.items()}}
     if tool == "yosys":
-        if not shutil.which("yosys"):
-            raise ToolNotFoundError("yosys not found on PATH; install Yosys (e.g. apt-get install yosys)")
+        _check_synth_tool(project, tool)
         _require_rtl()
         from garnet_hls import rtl  # the RTL backend's Yosys driver, when it is there
 
@@ -405,6 +415,9 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
         prj = convert(model_path, None, work / "project", backend="rtl" if params["backend"] == "rtl" else None,
                       force=True, overrides=cfg, model=model)
         res["project"] = str(prj) if project_dir else None
+        if params["synth"] != "none":
+            stage = "synth"
+            _check_synth_tool(prj, params["synth"])  # a missing tool fails the point now, not after the C-sim
         stage = "compare"
         data = shared["data"]
         sim = CSim(prj)
@@ -620,7 +633,7 @@ def connect(scheduler=None, workers=DEFAULT_WORKERS):
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           memory_limit=0)
+                           memory_limit=0, silence_logs=logging.ERROR)
     client = Client(cluster)
     return client, (client, cluster)
 
@@ -731,12 +744,11 @@ def write_plot(res: dict, path) -> Path:
             precs = sorted({r["params"]["precision"] for r, _, _ in xy})
             for prec in precs:
                 sel = [(x, y, r["params"]["reuse"]) for r, x, y in xy if r["params"]["precision"] == prec]
-                ax.scatter([max(x, 0.5) for x, _, _ in sel], [y for _, y, _ in sel], label=f"precision {prec}",
-                           zorder=3)
+                ax.scatter([x for x, _, _ in sel], [y for _, y, _ in sel], label=f"precision {prec}", zorder=3)
                 for x, y, rf in sel:
-                    ax.annotate(f"R{rf}", (max(x, 0.5), y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                    ax.annotate(f"R{rf}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
             front = set(pareto_front([(r["key"], (x, y)) for r, x, y in xy]))
-            fp = sorted((max(x, 0.5), y) for r, x, y in xy if r["key"] in front)
+            fp = sorted((x, y) for r, x, y in xy if r["key"] in front)
             if fp:
                 ax.plot([x for x, _ in fp], [y for _, y in fp], "k--", lw=1, zorder=2)
                 ax.scatter([x for x, _ in fp], [y for _, y in fp], s=140, facecolors="none", edgecolors="k",
@@ -744,7 +756,8 @@ def write_plot(res: dict, path) -> Path:
             if cap.get(xk):
                 ax.axvline(cap[xk], color="r", lw=1.5, label=f"{res['sweep'].get('part') or 'device'}: "
                                                               f"{cap[xk]:,} {xl}")
-            ax.set_xscale("log")
+            ax.set_xscale("symlog", linthresh=1)  # 0 DSP stays on the axis
+            ax.set_xlim(left=0)
             ax.set_xlabel(f"{word}{xl}")
             ax.set_ylabel(f"{word}{yl} [cycles]")
             ax.grid(True, alpha=0.3)
