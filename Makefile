@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/sweep_bench.py
 
 clean:
 	rm -rf vivado_projects/*/ runs/ build/ *.egg-info
