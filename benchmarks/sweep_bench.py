@@ -15,6 +15,7 @@ Measured:
   submit to the last result written (the cluster's start and the workers' one-off import of
   TensorFlow/hls4ml, ``warmup_s``, are reported apart);
 * ``ratio`` = sequential_s / distributed_s;
+* per point, its wall time by stage and its CPU time (the process and its g++ children), in both modes;
 * scheduling overhead per point, from the timestamps each point records: the time its worker sat idle
   before starting it (since the worker's previous point ended, or since submission) plus the time from
   its end on the worker to its result being written by the client; and, separately, the round trip of
@@ -83,6 +84,11 @@ def overheads(points: list[dict], t_submit: float) -> list[float]:
             out.append(max(0.0, p["t_start"] - prev_end) + max(0.0, p["client_received"] - p["t_end"]))
             prev_end = p["t_end"]
     return out
+
+
+def _stage_means(points: list[dict]) -> dict[str, float]:
+    stages = sorted({k for p in points for k in p["stage_seconds"]})
+    return {k: round(statistics.mean(p["stage_seconds"].get(k, 0.0) for p in points), 2) for k in stages}
 
 
 def main(argv=None):
@@ -154,6 +160,10 @@ def main(argv=None):
         "cluster_start_s": round(cluster_start_s, 2), "warmup_s": round(warmup_s, 2),
         "point_seconds_sequential_mean": round(statistics.mean(r["seconds"] for r in seq_results), 2),
         "point_seconds_distributed_mean": round(statistics.mean(r["seconds"] for r in res["points"]), 2),
+        "point_cpu_seconds_sequential_mean": round(statistics.mean(r["cpu_seconds"] for r in seq_results), 2),
+        "point_cpu_seconds_distributed_mean": round(statistics.mean(r["cpu_seconds"] for r in res["points"]), 2),
+        "stage_seconds_sequential_mean": _stage_means(seq_results),
+        "stage_seconds_distributed_mean": _stage_means(res["points"]),
         "overhead_per_point_s_mean": round(statistics.mean(ov), 3),
         "overhead_per_point_s_max": round(max(ov), 3),
         "noop_task_roundtrip_s_per_task": round(noop_s / 12, 4),

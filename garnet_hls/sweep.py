@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import html
 import io
@@ -52,7 +53,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +368,11 @@ def _synthesize(project: Path, tool: str) -> dict[str, Any]:
     raise UserError(f"unknown synthesis tool {tool!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _worker_versions(synth: str) -> dict[str, str]:
+    return tool_versions(synth)
+
+
 def _warm():
     """Import the heavy modules once per worker, so that the first point does not pay for it."""
     t0 = time.perf_counter()
@@ -377,19 +385,44 @@ def _warm():
     return time.perf_counter() - t0
 
 
+_POINT_LOCK = threading.Lock()
+
+
 def run_point(shared: dict, params: dict, key: str, project_dir: str | None = None) -> dict[str, Any]:
     """Convert, check, measure one point. Never raises: a failure is recorded as one line with its stage.
 
     ``shared``: {'model_bytes', 'model_suffix', 'config', 'data'}; ``project_dir``: where to keep the
-    project (a temporary directory, removed afterwards, when None)."""
+    project (a temporary directory, removed afterwards, when None). Points in one process run one at a
+    time (Keras' floatx, which the comparison switches to float64, is process-wide)."""
+    with _POINT_LOCK:
+        return _run_point(shared, params, key, project_dir)
+
+
+def _run_point(shared: dict, params: dict, key: str, project_dir: str | None) -> dict[str, Any]:
     import platform
+    import resource
+
+    def cpu():
+        return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
 
     t_start = time.time()
     t0 = time.perf_counter()
+    cpu0 = cpu()
+    stage_seconds: dict[str, float] = {}
+    t_stage = [t0]
+    stage = "setup"
+
+    def enter(name):  # the point's current stage (named on failure) and the wall time of each stage
+        nonlocal stage
+        now = time.perf_counter()
+        stage_seconds[stage] = round(stage_seconds.get(stage, 0.0) + now - t_stage[0], 3)
+        t_stage[0] = now
+        stage = name
+
     res: dict[str, Any] = {"key": key, "params": dict(params), "status": "ok", "stage": None, "error": None,
                            "bit_exact": None, "compare": None, "physics": None, "estimate": None, "synthesis": None,
                            "worker": f"{platform.node()}:{os.getpid()}", "project": None}
-    stage = "setup"
     tmp = tempfile.mkdtemp(prefix="garnet-sweep-")
     try:
         from garnet_hls.compare import compare
@@ -398,7 +431,7 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
 
         src = Path(tmp) / f"model{shared['model_suffix']}"
         src.write_bytes(shared["model_bytes"])
-        stage = "precision"
+        enter("precision")
         model = load_keras_model(src)
         model = requantize(model, params["precision"])
         layers = graph_layers(model)
@@ -408,7 +441,7 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
         work.mkdir(parents=True, exist_ok=True)
         model_path = work / "model.keras"
         model.save(model_path)  # the Keras model this point's firmware is checked against
-        stage = "convert"
+        enter("convert")
         if params["backend"] == "rtl":
             _require_rtl()
         cfg = point_config(shared["config"], layers, params["reuse"])
@@ -416,26 +449,27 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
                       force=True, overrides=cfg, model=model)
         res["project"] = str(prj) if project_dir else None
         if params["synth"] != "none":
-            stage = "synth"
+            enter("synth")
             _check_synth_tool(prj, params["synth"])  # a missing tool fails the point now, not after the C-sim
-        stage = "compare"
         data = shared["data"]
+        enter("csim_build")
         sim = CSim(prj)
+        enter("compare")
         cmp = compare(model, prj, data, sim=sim)
         res["compare"] = cmp.to_dict()
         res["bit_exact"] = bool(cmp.bit_exact)
-        stage = "physics"
+        enter("physics")
         outputs, _ = sim.run(data)
         res["physics"] = physics_metrics(outputs, data)
         if params["backend"] == "hls":
-            stage = "estimate"
+            enter("estimate")
             from garnet_hls.estimate import estimate_project
 
             est = estimate_project(prj)
             res["estimate"] = {"estimated_part": est.part, "estimated_clock_ns": est.clock_ns,
                                **est.to_json()["estimated_total"]}
         if params["synth"] != "none":
-            stage = "synth"
+            enter("synth")
             res["synthesis"] = _synthesize(prj, params["synth"])
         if not res["bit_exact"]:
             res["status"] = "not-bit-exact"
@@ -452,8 +486,12 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
             keras.backend.clear_session()
         except Exception:  # noqa: BLE001
             pass
+    enter("done")
     res["seconds"] = round(time.perf_counter() - t0, 3)
+    res["cpu_seconds"] = round(cpu() - cpu0, 3)  # this process and its children (g++), both modes alike
+    res["stage_seconds"] = stage_seconds
     res["t_start"], res["t_end"] = t_start, time.time()
+    res["tool_versions"] = _worker_versions(params["synth"])  # the worker's own, for the record
     return res
 
 
@@ -579,14 +617,22 @@ class Sweep:
         local = own is not None and own[1] is not None if keep_projects is None else keep_projects
         bar = None
         futures = []
+        meta: dict[str, tuple[str, dict]] = {}
         try:
-            warmup = max(client.run(_warm).values() or [0.0])
-            shared = client.scatter({"model_bytes": self.model_bytes, "model_suffix": self.model_path.suffix,
-                                     "config": self.config, "data": self.data}, broadcast=True)
+            try:
+                warmup = max(client.run(_warm).values() or [0.0])
+            except Exception as e:  # noqa: BLE001 - e.g. a remote worker without garnet-hls
+                raise UserError(f"the Dask workers cannot run garnet-hls: {type(e).__name__}: {_one_line(e)}") \
+                    from None
+            shared, = client.scatter([{"model_bytes": self.model_bytes, "model_suffix": self.model_path.suffix,
+                                       "config": self.config, "data": self.data}], broadcast=True)
+            run_id = uuid.uuid4().hex[:8]
             for key, params in todo:
                 prj = str((self.out / "projects" / key).resolve()) if local else None
-                futures.append(client.submit(run_point, shared, params, key, prj, key=f"garnet-sweep-{key}",
-                                             pure=False))
+                fut = client.submit(run_point, shared, params, key, prj, key=f"garnet-sweep-{key}-{run_id}",
+                                    pure=False)
+                futures.append(fut)
+                meta[fut.key] = (key, params)
             if progress:
                 from tqdm import tqdm
 
@@ -594,9 +640,15 @@ class Sweep:
             from distributed import as_completed
 
             for fut in as_completed(futures):
-                r = fut.result()
+                try:
+                    r = fut.result()
+                except Exception as e:  # noqa: BLE001 - the worker died (killed, out of memory): record it
+                    key, params = meta[fut.key]
+                    r = {"key": key, "params": dict(params), "status": "error", "stage": "worker",
+                         "error": _one_line(f"{type(e).__name__}: {e}"), "seconds": None}
                 r["client_received"] = time.time()
-                _atomic_write(self.point_file(r["key"]), json.dumps(r, indent=2, default=str) + "\n")
+                if r["stage"] != "worker":  # a lost worker is no property of the point: redo it next time
+                    _atomic_write(self.point_file(r["key"]), json.dumps(r, indent=2, default=str) + "\n")
                 done[r["key"]] = r
                 self.write_results(done, wall=round(time.perf_counter() - t0, 3), warmup=warmup)
                 if bar:
@@ -703,7 +755,7 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
                      {True: "yes", False: "NO", None: "-"}[r.get("bit_exact")],
                      _fmt(f.get("latency")), _fmt(f.get("interval")), _fmt(f.get("lut")), _fmt(f.get("dsp")),
                      _fmt(f.get("ff")), _fmt(f.get("bram_18k")), _fmt(ph.get("auc")),
-                     _fmt(ph.get("energy_resolution")), f"{r.get('seconds', 0):.1f}",
+                     _fmt(ph.get("energy_resolution")), f"{r['seconds']:.1f}" if r.get("seconds") is not None else "-",
                      "*" if r["key"] in front else ""])
     return headers, rows
 

@@ -104,6 +104,7 @@ def test_sweep_points_are_bit_exact_and_measured(first_run):
         assert 0.0 <= p["physics"]["auc"] <= 1.0
         assert math.isfinite(p["physics"]["energy_resolution"]) and p["physics"]["energy_resolution"] > 0
         workers.add(p["worker"])
+        assert p["stage_seconds"]["csim_build"] > 0 and p["cpu_seconds"] > 0
         # the reuse factor reached the firmware
         params_h = (sw.out / "projects" / p["key"] / "project" / "firmware" / "parameters.h").read_text()
         assert f"reuse_factor = {key[0]};" in params_h
