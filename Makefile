@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/estimates.py
+	$(PY) benchmarks/sweep_bench.py
 
 bench-startup: $(STAMP)
 	$(PY) benchmarks/startup.py

@@ -22,6 +22,7 @@ _COMMAND_MODULES = [
     "garnet_hls.reports",
     "garnet_hls.estimate",
     "garnet_hls.demo",
+    "garnet_hls.sweep",
 ]
 
 
