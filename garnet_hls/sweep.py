@@ -663,6 +663,8 @@ def connect(scheduler=None, workers=DEFAULT_WORKERS):
         return client, (client, None)
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
+    for name in ("distributed", "distributed.nanny", "distributed.scheduler"):  # the terminal is for the table
+        logging.getLogger(name).setLevel(logging.ERROR)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            memory_limit=0, silence_logs=logging.ERROR)
     client = Client(cluster)

@@ -117,6 +117,7 @@ def write_plot(res: dict, path) -> Path:
     """Latency and interval against LUT and DSP; the Pareto front of each panel marked, the device's
     capacity (when known) drawn as a vertical line."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -144,8 +145,12 @@ def write_plot(res: dict, path) -> Path:
             if cap.get(xk):
                 ax.axvline(cap[xk], color="r", lw=1.5, label=f"{res['sweep'].get('part') or 'device'}: "
                                                               f"{cap[xk]:,} {xl}")
-            ax.set_xscale("symlog", linthresh=1)  # 0 DSP stays on the axis
-            ax.set_xlim(left=0)
+            if xy and min(x for _, x, _ in xy) > 0:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            else:  # symlog keeps a point with 0 DSP on the axis
+                ax.set_xscale("symlog", linthresh=1)
+                ax.set_xlim(left=0)
             ax.set_xlabel(f"{word}{xl}")
             ax.set_ylabel(f"{word}{yl} [cycles]")
             ax.grid(True, alpha=0.3)

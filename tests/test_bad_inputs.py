@@ -189,7 +189,7 @@ def _cases():
         ("compare-data-other-V", ["compare", "{M}", "{P}", "--data", f"{T}/v64.npz"], ["shape"]),
         ("compare-model-missing", ["compare", "nope.keras", "{P}", "--data", "{E}"], ["does not exist"]),
         # synth
-        ("synth-project-missing", ["synth", "nope"], ["no such project"]),
+        ("synth-project-missing", ["synth", "nope"], ["nope", "does not exist"]),
         ("synth-not-hls4ml", ["synth", "."], ["build_prj.tcl"]),
         # report
         ("report-project-missing", ["report", "nope"], []),
@@ -198,7 +198,7 @@ def _cases():
         ("report-html-read-only", ["report", "{P}", "--html", READ_ONLY], ["cannot write"]),
         ("report-no-reports", ["report", "{P}"], ["no HLS reports"]),
         # estimate
-        ("estimate-project-missing", ["estimate", "nope"], ["no such project"]),
+        ("estimate-project-missing", ["estimate", "nope"], ["nope", "does not exist"]),
         ("estimate-not-a-project", ["estimate", "."], ["not a garnet-hls project"]),
         ("estimate-corrupt-meta", ["estimate", f"{T}/corrupt_prj"], ["not valid JSON"]),
         ("estimate-json-under-file", ["estimate", "{P}", "--json", f"{T}/a_file/e.json"], ["not a directory"]),

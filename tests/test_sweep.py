@@ -124,7 +124,7 @@ def test_failing_points_record_one_line_and_do_not_stop_the_sweep(first_run):
     pts = _by_params(res)
     bad = pts[(5, "model", "none")]
     assert bad["status"] == "error" and bad["stage"] == "convert"
-    assert "reuse factor 5 must divide the number of vertices 16" in bad["error"]
+    assert "ReuseFactor = 5 does not divide the 16 vertices" in bad["error"]
     viv = pts[(4, "model", "vivado")]
     assert viv["status"] == "error" and viv["stage"] == "synth"
     assert viv["error"].startswith("vivado_hls not found on PATH")
@@ -132,7 +132,7 @@ def test_failing_points_record_one_line_and_do_not_stop_the_sweep(first_run):
         assert "\n" not in p["error"]
         assert json.loads(sw.point_file(p["key"]).read_text())["error"] == p["error"]
     table = S.format_table(res)
-    assert "reuse factor 5 must divide" in table and "ESTIMATES" in table
+    assert "does not divide the 16 vertices" in table and "ESTIMATES" in table
 
 
 def test_plot_and_page(first_run):
@@ -140,7 +140,7 @@ def test_plot_and_page(first_run):
     png = S.write_plot(res, sw.out / S.PLOT)
     assert png.read_bytes()[:8] == PNG_MAGIC
     page = S.write_html(res, sw.out / S.PAGE, png).read_text()
-    assert "data:image/png;base64," in page and "ESTIMATES" in page and "must divide" in page
+    assert "data:image/png;base64," in page and "ESTIMATES" in page and "does not divide" in page
 
 
 def test_resumed_sweep_does_not_redo_finished_points(first_run, small_model, client):
