@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from garnet_hls import files
+from garnet_hls import paths
 from garnet_hls.errors import UserError
 from garnet_hls.paths import check_replaceable_dir, claim_dir, publish_dir, release_claim
 from garnet_hls.quant import FixedType, parse_spec
@@ -486,7 +486,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
         raise UserError(f"output directory {out} exists; use --force to replace it")
     tmp = None
     try:
-        tmp = Path(files.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
+        tmp = Path(paths.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
         hls_model = to_hls_model(model, cfg, str(tmp))
         hls_model.write()
         _write_extras(hls_model, model, cfg, tmp, model_path)

@@ -86,7 +86,7 @@ import zipfile
 
 import numpy as np
 
-from garnet_hls import files
+from garnet_hls import paths
 from garnet_hls.errors import UserError
 
 # ---------------------------------------------------------------------------------------------
@@ -568,7 +568,7 @@ def save_npz(path, data, compress=False):
     parent = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(parent, exist_ok=True)
-        fd, tmp = files.mkstemp(prefix=".tmp-", suffix=".npz", dir=parent)  # umask, not 0600
+        fd, tmp = paths.mkstemp(prefix=".tmp-", suffix=".npz", dir=parent)  # umask, not 0600
     except OSError as exc:
         raise UserError(_one_line(f"cannot write {path}: {exc.strerror or exc}")) from None
     try:
@@ -576,9 +576,6 @@ def save_npz(path, data, compress=False):
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        from garnet_hls.paths import give_usual_mode
-
-        give_usual_mode(tmp)  # not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException as exc:
         try:

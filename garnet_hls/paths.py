@@ -23,16 +23,42 @@ from pathlib import Path
 from garnet_hls.errors import UserError
 
 
+def current_umask() -> int:
+    """The process umask, read from /proc (Linux) without changing it; elsewhere set and restored."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def umask_mode(directory: bool = False) -> int:
     """The mode a new file (0666) or directory (0777) gets under the user's umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
+    return (0o777 if directory else 0o666) & ~current_umask()
 
 
 def give_usual_mode(path, directory: bool = False):
     """mkstemp / mkdtemp create 0600 / 0700: give an output the permissions any new file of the user gets."""
     os.chmod(path, umask_mode(directory))
+
+
+def mkdtemp(**kwargs) -> str:
+    """``tempfile.mkdtemp`` for a directory that becomes an output: it gets the umask's mode, not 0700."""
+    path = tempfile.mkdtemp(**kwargs)
+    give_usual_mode(path, directory=True)
+    return path
+
+
+def mkstemp(**kwargs) -> tuple[int, str]:
+    """``tempfile.mkstemp`` for a file that becomes an output: it gets the umask's mode, not 0600."""
+    fd, path = tempfile.mkstemp(**kwargs)
+    os.fchmod(fd, umask_mode())
+    return fd, path
 
 
 def _why(e: OSError) -> str:

@@ -48,7 +48,7 @@ import warnings
 
 import numpy as np
 
-from garnet_hls import files, physics
+from garnet_hls import paths, physics
 from garnet_hls.errors import UserError
 from garnet_hls.presets import ENERGY_SCALE, KINDS
 
@@ -659,7 +659,7 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     parent = os.path.dirname(output_dir)
     try:
         os.makedirs(parent, exist_ok=True)
-        tmp = files.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)  # umask, not 0700
+        tmp = paths.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)  # umask, not 0700
     except OSError as e:
         raise UserError(f"cannot write {output_dir}: {e.strerror or e}") from None
     try:

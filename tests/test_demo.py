@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from garnet_hls import files
+from garnet_hls import paths
 from garnet_hls.cli import main
 from garnet_hls.estimate import BANNER
 
@@ -65,10 +65,10 @@ def test_demo_tells_what_it_does_and_ends_with_the_estimate(tmp_path, capsys, um
 def test_temporary_outputs_follow_the_umask(tmp_path, mask):
     old = os.umask(mask)
     try:
-        d = files.mkdtemp(dir=tmp_path)
-        fd, f = files.mkstemp(dir=tmp_path)
+        d = paths.mkdtemp(dir=tmp_path)
+        fd, f = paths.mkstemp(dir=tmp_path)
         os.close(fd)
-        assert files.current_umask() == mask
+        assert paths.current_umask() == mask
     finally:
         os.umask(old)
     assert _mode(d) == 0o777 & ~mask and _mode(f) == 0o666 & ~mask
