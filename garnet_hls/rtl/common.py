@@ -15,6 +15,8 @@ nearest.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from garnet_hls.errors import UserError
@@ -64,17 +66,40 @@ def _quantize_var(v, t: FixedType):
         v = v.relu() if v.low < 0 else v
         if v.low == v.high:
             return float(quantize_np(float(v.low), t))
-    k, i, f = kif(t)
-    lsb = t.lsb
-    step = _step(v)
     if v.low == v.high:
         return float(quantize_np(float(v.low), t))
-    if step < lsb:
-        # bit of weight `lsb`: wrap to one unsigned bit at that position (0 or lsb), then to weight `step`
-        vk, vi, vf = v.kif
-        bit = v.quantize(0, -f + 1, f, "WRAP", "TRN")
-        v = v + (lsb / 2 - step) + bit * (step / lsb)
+    k, i, f = kif(t)
+    if v.step < t.lsb:
+        # da4ml keeps a power-of-two factor on a wire (a shift costs nothing); round on the unscaled
+        # wire, where the factor is 1 (rounding half to even is symmetric, so a negative factor is fine)
+        fac = float(v._factor)
+        u = v * (1.0 / fac) if fac != 1.0 else v
+        u = _round_half_even(u, t.lsb / abs(fac))
+        v = u * fac if fac != 1.0 else u
     return v.quantize(k, i, f, "SAT", "TRN")
+
+
+def _round_half_even(u, grid: float):
+    """u (factor 1) rounded half to even onto multiples of ``grid`` (a power of two).
+
+    The bits of ``u`` below ``grid/2`` only matter through whether any is set ("sticky"), so ``u`` is
+    first narrowed to ``t + sticky * grid/4`` (``t``: u truncated to grid/2), which lies on the same side
+    of every tie point as ``u``; then ``round_even(x) = trunc(x + grid/4 + bit * grid/4)`` with ``bit`` the
+    bit of weight ``grid`` (a tie, remainder grid/2, rounds up only from an odd multiple).
+    """
+    import math
+
+    fg = -int(math.log2(grid))
+    uk, ui, uf = u.kif
+    if uf > fg + 1:
+        t = u.quantize(uk, ui, fg + 1, "WRAP", "TRN")
+        low = u.quantize(0, -(fg + 1), uf, "WRAP", "TRN")  # the bits below grid/2
+        sticky = low.unary_bit_op("any")
+        u = t + sticky * (grid / 4)
+    bit = u.quantize(0, -fg + 1, fg, "WRAP", "TRN")  # the bit of weight `grid`: 0 or grid
+    u = u + (grid / 4) + bit * 0.25
+    uk, ui, _ = u.kif
+    return u.quantize(uk, ui, fg, "WRAP", "TRN")  # exact truncation onto the grid
 
 
 def quantize(x, t: FixedType | None):
@@ -97,6 +122,55 @@ def _hwconf_of(x):
         if isinstance(v, trace.FixedVariable):
             return v.hwconf
     raise ValueError("no variable to take the hardware configuration from")
+
+
+def cmul(v, c: float):
+    """``v * c`` for a constant ``c`` on the quantization grid: a sum of shifted copies of ``v``.
+
+    The canonical signed digits of ``c`` give the shifts. (da4ml's own constant product re-wraps the
+    partial sums, which came out wrong here for some negative-scaled inputs.)
+    """
+    from da4ml.trace import FixedVariable
+
+    c = float(c)
+    if not isinstance(v, FixedVariable) or c == 0.0 or v.low == v.high:
+        return (float(v.low) if isinstance(v, FixedVariable) else float(v)) * c
+    m, e = math.frexp(c)  # c = m * 2^e, 0.5 <= |m| < 1
+    n = int(m * (1 << 53))
+    shift = e - 53
+    while n % 2 == 0:
+        n //= 2
+        shift += 1
+    digits = []
+    pos = 0
+    while n != 0:  # non-adjacent form
+        if n & 1:
+            d = 2 - (n & 3)
+            n -= d
+            digits.append((d, pos))
+        n >>= 1
+        pos += 1
+    out = None
+    for d, p in digits:
+        term = v * (d * 2.0 ** (p + shift))
+        out = term if out is None else out + term
+    return out
+
+
+def cmul_array(x, c: float):
+    trace = da()
+    flat = np.asarray(x._vars, dtype=object)
+    out = np.empty(flat.shape, dtype=object)
+    for idx, v in np.ndenumerate(flat):
+        out[idx] = cmul(v, c)
+    return trace.FixedVariableArray(out, hwconf=x.hwconf)
+
+
+def scale(x, r):
+    """``x * r`` for an array ``x`` and a constant or variable scalar ``r`` (the reciprocal of a mean)."""
+    if isinstance(r, (float, int, np.floating)):
+        return cmul_array(x, float(r))
+    return x * r
 
 
 def weights(w, t: FixedType | None) -> np.ndarray:
@@ -140,8 +214,46 @@ def where(cond, a, b):
         if not isinstance(ci, trace.FixedVariable) or ci.low == ci.high:
             out[idx] = av[idx] if float(ci if not isinstance(ci, trace.FixedVariable) else ci.low) else bv[idx]
         else:
-            out[idx] = ci.msb_mux(av[idx], bv[idx])
+            out[idx] = mux(ci, av[idx], bv[idx])
     return trace.FixedVariableArray(out, hwconf=_hwconf_of(cond))
+
+
+def pos(v):
+    """The same value on a wire with a positive scale factor (da4ml may carry a negation in the factor).
+
+    da4ml's mux and max come out wrong for some mixes of negative-factor variables and constants; every
+    mux/max of the traces goes through this first (a negation in logic where one is needed).
+    """
+    from da4ml.trace import FixedVariable
+
+    if isinstance(v, FixedVariable) and v.low != v.high and v._factor < 0:
+        k, i, f = v.kif
+        return v.quantize(k, i, f, "WRAP", "TRN", _force_factor_clear=True)
+    return v
+
+
+def mux(sel, a, b):
+    """``a`` when the MSB of ``sel`` is 1, else ``b`` (da4ml's msb_mux on positive-factor operands)."""
+    return pos(sel).msb_mux(pos(a), pos(b))
+
+
+def vmax(a, b):
+    """max(a, b) of two variables or numbers."""
+    from da4ml.trace import FixedVariable
+
+    a, b = pos(a), pos(b)
+    if not isinstance(a, FixedVariable) and not isinstance(b, FixedVariable):
+        return max(a, b)
+    if not isinstance(a, FixedVariable):
+        a, b = b, a
+    if not isinstance(b, FixedVariable):
+        return a.max_of(b)
+    if a.low >= b.high:
+        return a
+    if b.low >= a.high:
+        return b
+    neg = pos(a - b).is_negative()  # 1 when a < b
+    return mux(neg, b, a)
 
 
 def valid_mask(nvtx, n_vertices: int):
@@ -161,13 +273,24 @@ def dense(x, kernel, bias):
 
 
 def masked_max(values, valid, axis: int, any_valid):
-    """Max over ``axis`` of the entries where ``valid`` (0/1, broadcastable); 0 where none is valid."""
+    """Max over ``axis`` of the entries where ``valid`` (0/1, broadcastable); 0 where none is valid.
+
+    The valid entries are a prefix along ``axis`` (vertices ``i < nvtx``), so entry 0 is valid iff any
+    is: an invalid entry stands in with entry 0's value, which leaves the max of the valid ones.
+    """
+    vals = np.moveaxis(np.asarray(values._vars, dtype=object), axis, 0)
+    ok = np.moveaxis(np.broadcast_to(np.asarray(valid._vars, dtype=object), np.shape(values._vars)), axis, 0)
+    first = vals[0]
+    m = first
+    for n in range(1, vals.shape[0]):
+        cand = where(_arr(ok[n], values), _arr(vals[n], values), _arr(first, values))
+        m = np.vectorize(vmax, otypes=[object])(np.asarray(m, dtype=object), cand._vars)
+    return where(any_valid, _arr(m, values), 0.0)
+
+
+def _arr(a, like):
     trace = da()
-    vals = np.asarray(values._vars, dtype=object)
-    low = min(float(v.low) if isinstance(v, trace.FixedVariable) else float(v) for v in vals.ravel())
-    masked = where(valid, values, low)
-    m = np.max(masked, axis=axis)
-    return where(any_valid, m, 0.0)
+    return trace.FixedVariableArray(np.asarray(a, dtype=object), hwconf=like.hwconf)
 
 
 def reciprocal(n_var_or_int, table: np.ndarray, hwconf):

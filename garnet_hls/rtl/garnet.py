@@ -47,7 +47,7 @@ def trace_block(layer, b, x, valid, nvtx):
     total = np.sum(prod, axis=0)  # (A, G), exact
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])
     r = C.reciprocal(nvtx if layer.mean_by_nvert else V, recip_tab, x.hwconf)
-    mean = C.quantize(total * r, T["aggregate"])
+    mean = C.quantize(C.scale(total, r), T["aggregate"])
     if layer.simplified:
         h = mean
     else:
@@ -96,4 +96,4 @@ def collapse(layer, y, valid, nvtx):
         return C.quantize(s, T["output"])
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])
     r = C.reciprocal(nvtx if layer.mean_by_nvert else V, recip_tab, y.hwconf)
-    return C.quantize(s * r, T["output"])
+    return C.quantize(C.scale(s, r), T["output"])

@@ -25,6 +25,7 @@ class RTLTrace:
     inputs: list = field(default_factory=list)  # [{"keras_name", "shape", "kind": "features"|"nvtx", "type"}]
     outputs: list = field(default_factory=list)  # [{"keras_name", "shape"}]
     n_vertices: int = 0
+    input_vars: object = None  # the flat da4ml input variables (to trace intermediate values)
 
 
 def _tensor_key(t):
@@ -114,7 +115,7 @@ def trace_model(model, hwconf=(1, -1, -1), solver_options=None) -> RTLTrace:
     inp = np.concatenate([np.ravel(v._vars) for v in in_vars])
     out = np.concatenate([np.ravel(v._vars) for v in out_vars])
     comb = trace.comb_trace(inp, out)
-    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V)
+    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp)
 
 
 def pack_inputs(rt_inputs: list, arrays: list) -> np.ndarray:
@@ -130,3 +131,33 @@ def unpack_outputs(rt_outputs: list, flat: np.ndarray) -> list:
         outs.append(flat[:, off:off + n].reshape((-1, *o["shape"])))
         off += n
     return outs
+
+
+def input_arrays(rt: RTLTrace, data: dict) -> list:
+    """The trace's inputs from an events dict (``features`` float, ``nvtx`` int): features rounded to the
+    input type (what the hardware port carries), nvtx as it is."""
+    from garnet_hls.layers.common import check_nvtx_np
+    from garnet_hls.quant import parse_spec, quantize_np
+
+    arrays = []
+    for spec in rt.inputs:
+        if spec["kind"] == "nvtx":
+            if "nvtx" not in data:
+                raise UserError("the data has no 'nvtx' array, which the model's nvtx input needs")
+            arrays.append(check_nvtx_np(data["nvtx"], rt.n_vertices).astype(np.float64))
+        else:
+            key = spec["keras_name"] if spec["keras_name"] in data else "features"
+            if key not in data:
+                raise UserError(f"the data has no {key!r} array")
+            x = np.asarray(data[key], dtype=np.float64)
+            if list(x.shape[1:]) != spec["shape"]:
+                raise UserError(f"{key} has shape {x.shape[1:]}, the model expects {tuple(spec['shape'])}")
+            arrays.append(quantize_np(x, parse_spec(spec["type"])))
+    return arrays
+
+
+def emulate(rt: RTLTrace, data: dict, n_threads: int = 1) -> list:
+    """Run da4ml's bit-exact emulator of the traced logic on an events dict; one array per model output."""
+    arrays = input_arrays(rt, data)
+    flat = rt.comb.predict(pack_inputs(rt.inputs, arrays), n_threads=n_threads)
+    return unpack_outputs(rt.outputs, np.asarray(flat, dtype=np.float64))
