@@ -1464,6 +1464,15 @@ def add_cli(subparsers) -> None:
 
 
 def run_report(args) -> int:
+    from garnet_hls.rtl.yosys import format_report, load_report as load_yosys
+
+    yosys = load_yosys(args.project)  # an RTL project synthesized by `garnet-hls synth --tool yosys`
+    if yosys is not None:
+        print(format_report(yosys), end="")
+        if getattr(args, "json", None):
+            Path(args.json).write_text(json.dumps(yosys, indent=2))
+        if not (Path(args.project) / "vivado_synth.rpt").is_file():
+            return 0
     report = load_report(args.project)
     if report.csynth is None and report.cosim is None and report.vsynth is None:
         looked = ", ".join(report.files.searched)
