@@ -112,3 +112,31 @@ def test_float_model_is_refused():
                                dense=(2,), quantized=False)
     with pytest.raises(UserError, match="quantized|not supported"):
         trace_model(model)
+
+
+def test_gravnet_is_refused_until_bit_exact():
+    from garnet_hls.models import build_gravnet_model
+
+    model = build_gravnet_model(n_vertices=6, n_features=3, blocks=1, n_dimensions=2, n_filters=(2,),
+                                n_propagate=(2,), k=2, dense=(2,), quantized=True)
+    with pytest.raises(UserError, match="GravNet"):
+        trace_model(model)
+
+
+def test_gravnet_top_k_selection_orders_by_distance_then_lower_index():
+    """The parts of the GravNet trace that are bit-exact: top-k selection with the lower-j tie-break."""
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from garnet_hls.rtl.gravnet import top_k
+
+    n, k = 11, 5
+    x = FixedVariableArray.from_lhs(np.zeros(n), np.full(n, 63.0), np.ones(n))
+    keys = [v * 16.0 + float(j) for j, v in enumerate(x._vars)]  # (value, index) keys as in the trace
+    sel = top_k(keys, k, 64.0 * 16)
+    comb = comb_trace(x._vars, np.array(sel, dtype=object))
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 8, (2000, n)).astype(float)  # many ties
+    got = comb.predict(data)
+    order = np.argsort(data, axis=1, kind="stable")[:, :k]  # ties to the lower index
+    assert np.array_equal(got % 16, order)
+    assert np.array_equal(got // 16, np.take_along_axis(data, order, axis=1))
