@@ -6,8 +6,8 @@ For each V: the garnet_rtl_v32 preset architecture (3-block GarNet stack + dense
 initialised (seeded; resources depend on the weights only through the constant-matrix adder graphs), is
 converted with ``--backend RTL`` (5 ns, da4ml latency cutoff 5). Printed: trace+write time, pipeline depth
 in cycles (exact), interval (1), da4ml's LUT estimate (an estimate), and for the V listed after --yosys the
-Yosys synth_xilinx cells (before place and route) with the Yosys run time. ``--gravnet`` adds the GravNet
-trace (V=32, k=8; experimental, not bit-exact) for its pipeline depth and estimate only.
+Yosys synth_xilinx cells (before place and route) with the Yosys run time. ``--gravnet`` adds a GravNet
+model (V=32, k=8) for its pipeline depth and estimate.
 Results are appended as JSON lines to benchmarks/rtl_results.jsonl.
 """
 
@@ -63,9 +63,9 @@ def gravnet_point(V, k, cutoff=5.0):
     model = build_gravnet_model(n_vertices=V, n_features=4, blocks=1, n_dimensions=3, n_filters=(8,),
                                 n_propagate=(4,), k=k, dense=(8,), quantized=True)
     t0 = time.time()
-    rt = trace_model(model, experimental_gravnet=True)
+    rt = trace_model(model)
     pipe = to_pipeline(rt.comb, cutoff, verbose=False)
-    return {"model": f"gravnet (1 block, S=3, P=4, k={k}; experimental, not bit-exact)", "V": V,
+    return {"model": f"gravnet (1 block, S=3, P=4, k={k})", "V": V,
             "convert_s": round(time.time() - t0, 1), "latency_cycles": len(pipe.solutions), "interval": 1,
             "clock_ns": cutoff, "da4ml_lut_estimate": round(rt.comb.cost), "reg_bits": int(pipe.reg_bits)}
 

@@ -114,13 +114,43 @@ def test_float_model_is_refused():
         trace_model(model)
 
 
-def test_gravnet_is_refused_until_bit_exact():
+GRAVNET_CASES = [
+    # distance, activation, collapse, mean_by_nvert, V, k
+    ("l2", "linear", "mean", False, 8, 3),
+    ("l1", "tanh", "max", True, 8, 3),
+    ("l2", "relu", "sum", True, 10, 4),
+]
+
+
+@pytest.mark.parametrize("distance,act,collapse,mbn,V,k", GRAVNET_CASES)
+def test_gravnet_model_bit_exact_on_edge_events(distance, act, collapse, mbn, V, k):
+    """Two GravNet blocks: ties in the distances (duplicates, coarse inputs), saturation, nvtx <= k."""
     from garnet_hls.models import build_gravnet_model
 
-    model = build_gravnet_model(n_vertices=6, n_features=3, blocks=1, n_dimensions=2, n_filters=(2,),
-                                n_propagate=(2,), k=2, dense=(2,), quantized=True)
-    with pytest.raises(UserError, match="GravNet"):
-        trace_model(model)
+    keras.utils.set_random_seed(4)
+    model = build_gravnet_model(n_vertices=V, n_features=3, blocks=2, n_dimensions=2, n_filters=(3, 3),
+                                n_propagate=(2, 3), k=k, distance=distance, dense=(4,), quantized=True,
+                                output_activation=act, collapse=collapse, mean_by_nvert=mbn)
+    randomise(model, 1)
+    data = edge_events(V, 3, n=300, seed=6)
+    data["features"] = np.round(data["features"] * 2) / 2  # coarse: many equal distances
+    data["nvtx"][6:9, 0] = [k, k + 1, 3]
+    assert_bit_exact(model, data)
+
+
+def test_gravnet_bit_exact_on_calorimeter_events(calo_events):
+    from garnet_hls.models import build_gravnet_model
+
+    keras.utils.set_random_seed(8)
+    V = 16
+    model = build_gravnet_model(n_vertices=V, n_features=4, blocks=1, n_dimensions=3, n_filters=(4,),
+                                n_propagate=(4,), k=8, dense=(4,), quantized=True)
+    randomise(model, 8, 0.4)
+    data = dict(calo_events(V, 200))
+    nv = data["nvtx"].copy()
+    nv[::2, 0] = np.random.default_rng(1).integers(0, V, len(nv[::2]))
+    data["nvtx"] = nv
+    assert_bit_exact(model, data)
 
 
 def test_gravnet_top_k_selection_orders_by_distance_then_lower_index():

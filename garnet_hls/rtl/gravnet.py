@@ -12,7 +12,7 @@ Same integer values and rounding points as the Keras layer (``docs/quantization.
   min comparators and a bitonic merge) leaves the k smallest keys in order.
 * from a selected key: ``d`` is its upper bits and feeds the ``exp(-scale d)`` table of
   ``garnet_hls/tables.py`` (extended by one entry 0 at ``2^D``, the padding key, so an empty slot weighs 0);
-  the slot is filled when the key's top bit is 0; ``f_j`` is gathered by a mux tree on the key's index bits.
+  slot s of a valid row is filled when ``nvtx > s + 1``; ``f_j`` is gathered by a mux tree on the key's index bits.
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def trace_layer(layer, x, nvtx):
     means, maxes = [], []
     from da4ml.trace import FixedVariable
 
+    nv_var = nvtx._vars.ravel()[0]
+    slot_filled = [nv_var > (s + 1) for s in range(k)]  # 1 when slot s holds a neighbour
     for i in range(V):
         keys = []
         for j in range(V):
@@ -159,29 +161,28 @@ def trace_layer(layer, x, nvtx):
             key = d * scale + float(j)
             keys.append(C.mux(vv[j], key, pad_key) if isinstance(vv[j], FixedVariable) else key)
         sel = top_k(keys, k, pad_key)
-        prods, filled = [], []
+        prods = []
         for key in sel:
             if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
                 prods.append([0.0] * P)
-                filled.append(1.0)
                 continue
-            top = _bit(key, dbits + jbits)
             dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
             w = dpart.lookup(wtab, (0.0, float(n_codes), 1.0)) if dpart.high > dpart.low else float(wtab[int(dpart.low)])
             fj = _gather(f_rows, key, jbits)
             prods.append([w * v for v in fj])
-            filled.append(top)
         prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
         total = np.sum(prod, axis=0)
         means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)
-        # max over filled slots (top bit 0), 0 when none. The empty slots are a suffix (the padding key
-        # sorts last), so slot 0 is filled iff any is: an empty slot stands in with slot 0's value.
+        # max over filled slots, 0 when none. A valid row has min(k, nvtx - 1) filled slots, a prefix
+        # (the padding key sorts last): slot s is filled iff nvtx > s + 1 (a comparator on nvtx, not a bit
+        # of the key: da4ml's mux on a key bit picked the wrong input on some events). An empty slot
+        # stands in with slot 0's value, which leaves the max of the filled ones.
         pv = prod._vars
         m = list(pv[0])
         for sl in range(1, k):
-            cand = [_unless(filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
+            cand = [C.mux(slot_filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
             m = [C.vmax(a, b) for a, b in zip(m, cand)]
-        m = [_unless(filled[0], v, 0.0) for v in m]
+        m = [C.mux(slot_filled[0], v, 0.0) for v in m]
         maxes.append(C.quantize(trace.FixedVariableArray(np.array(m, dtype=object), hwconf=hw),
                                 T["aggregate"])._vars)
     mean = np.stack(means)
@@ -191,12 +192,3 @@ def trace_layer(layer, x, nvtx):
     y = C.activation(pre, layer.output_activation, T, layer)
     y = C.where(valid.reshape(V, 1), y, 0.0)
     return collapse(layer, y, valid, nvtx)
-
-
-def _unless(top, a, b):
-    """``a`` when the 1-bit ``top`` is 0 (slot filled), else ``b``."""
-    from da4ml.trace import FixedVariable
-
-    if not isinstance(top, FixedVariable):
-        return a if float(top) == 0.0 else b
-    return C.mux(top, b, a)

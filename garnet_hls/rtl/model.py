@@ -44,12 +44,8 @@ def _input_types(model):
     return types
 
 
-def trace_model(model, hwconf=(1, -1, -1), solver_options=None, experimental_gravnet=False) -> RTLTrace:
-    """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic.
-
-    GravNet is traced only with ``experimental_gravnet=True`` (benchmarks): its trace is not yet bit-exact
-    (the neighbour selection and the mean are; the max over neighbours differs on some events).
-    """
+def trace_model(model, hwconf=(1, -1, -1), solver_options=None) -> RTLTrace:
+    """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic."""
     from garnet_hls.rtl import dense as D
     from garnet_hls.rtl import garnet as G
     from garnet_hls.rtl import gravnet as GV
@@ -63,9 +59,6 @@ def trace_model(model, hwconf=(1, -1, -1), solver_options=None, experimental_gra
         if kind not in SUPPORTED:
             raise UserError(f"layer {layer.name} ({kind}) is not supported by the RTL backend; supported: "
                             f"{', '.join(SUPPORTED[1:])} (all quantized)")
-    if not experimental_gravnet and any(type(layer).__name__ == "GravNet" for layer in model.layers):
-        raise UserError("the RTL backend does not support GravNet yet (its trace is not bit-exact); "
-                        "use the HLS backend (Vivado/Vitis) for GravNet models")
     feat_types = _input_types(model)
     graph_layers = [layer for layer in model.layers if type(layer).__name__ in GRAPH]
     if not graph_layers:
