@@ -127,11 +127,13 @@ def keras_inputs(model, meta, data):
     return out
 
 
-def compare(model, project, data, batch_size=256, progress=False, sim=None) -> ComparisonResult:
+def compare(model, project, data, batch_size=256, progress=False, sim=None, verilator=False) -> ComparisonResult:
     """Run the C simulation and the float64 Keras model on ``data`` and compare them."""
     from garnet_hls.csim import CSim
+    from garnet_hls.rtl.sim import RTLSim, is_rtl_project
 
-    sim = sim or CSim(project, verbose=progress)  # says so before a g++ build
+    if sim is None:
+        sim = RTLSim(project, verilator=verilator) if is_rtl_project(project) else CSim(project, verbose=progress)
     meta = sim.meta
     outputs, traces = sim.run(data, trace=True, progress=progress)
     with keras_float64():
@@ -204,6 +206,8 @@ def add_cli(subparsers):
     p.add_argument("-n", "--events", type=int, help="only the first N events")
     p.add_argument("--tolerance", type=float, help="accept differences up to this many LSBs (exit 0)")
     p.add_argument("--json", help="write the comparison as JSON to this file")
+    p.add_argument("--verilator", action="store_true",
+                   help="RTL projects: run the generated Verilog in Verilator instead of da4ml's emulator")
     p.set_defaults(func=run_compare)
 
 
@@ -223,7 +227,7 @@ def run_compare(args):
     data = select_events(load_events(args.data), args.events, args.data)
     model = load_keras_model(args.model)
     check_model_matches(model, meta, args.model, args.project)
-    r = compare(model, args.project, data, progress=True)
+    r = compare(model, args.project, data, progress=True, verilator=args.verilator)
     print(format_result(r, args.tolerance))
     if args.json:
         write_output(args.json, json.dumps(r.to_dict(), indent=2) + "\n", "--json output")

@@ -44,7 +44,8 @@ TOP_KEYS = {
     "Part": "FPGA part, e.g. xcku115-flvb2104-2-i",
     "ClockPeriod": "clock period in ns",
     "ClockUncertainty": "clock uncertainty (e.g. '12.5%')",
-    "Backend": "Vivado or Vitis",
+    "Backend": "Vivado, Vitis or RTL",
+    "LatencyCutoff": "RTL backend: the most delay (da4ml units, ~ns) per pipeline stage (default: ClockPeriod)",
     "IOType": "io_parallel (the only one our graph kernels support)",
     "HLSConfig": "Model / LayerName / LayerType settings",
     "KerasModel": "ignored (the model is given on the command line)",
@@ -56,7 +57,7 @@ LAYER_KEYS = {"Precision", "ReuseFactor", "Strategy", "Trace"}
 GRAPH_PRECISION_KEYS = ("input", "kernel", "bias", "distance", "edge_weight", "feature", "reciprocal", "aggregate",
                         "preactivation", "output", "result", "coordinate")
 DENSE_PRECISION_KEYS = ("weight", "bias", "accum", "result")
-BACKENDS = ("Vivado", "Vitis")
+BACKENDS = ("Vivado", "Vitis", "RTL")  # RTL: fully parallel Verilog through da4ml (garnet_hls/rtl)
 
 SUPPORTED = ("InputLayer", "GarNet", "GarNetStack", "GravNet", "QDense", "Dense", "QActivation", "Activation",
              "Dropout")
@@ -478,6 +479,10 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
         validate_config(cfg)  # the config's own values first: no need to load a model to refuse them
         model = load_keras_model(model_path)
     validate_config(cfg, model)
+    if cfg.get("Backend") == "RTL":
+        from garnet_hls.rtl.project import convert_rtl
+
+        return convert_rtl(model, cfg, output_dir, force, model_path)
     out = Path(output_dir or cfg.get("OutputDir") or "vivado_projects/" + cfg.get("ProjectName", "myproject"))
     inputs = [p for p in (model_path, config_path) if p is not None]
     check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
@@ -583,5 +588,7 @@ def run_convert(args):
     meta = json.loads((out / META_FILE).read_text())
     exact = "bit-exact by construction" if meta["bit_exact"] else \
         f"NOT bit-exact: {', '.join(e['layer'] for e in meta.get('not_bit_exact', [])) or 'see warnings'}"
+    if meta["backend"] == "RTL":
+        exact += f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval 1"
     print(f"wrote {meta['backend']} project {out} ({meta['project_name']}; {exact})")
     return 0

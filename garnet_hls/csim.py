@@ -210,6 +210,8 @@ def add_cli(subparsers):
     p.add_argument("--fast", action="store_true",
                    help="64-bit integer containers instead of ap_int in our kernels (same results, checked by "
                         "the tests; the default runs exactly the synthesized code)")
+    p.add_argument("--verilator", action="store_true",
+                   help="RTL projects: run the generated Verilog in Verilator instead of da4ml's emulator")
     p.set_defaults(func=run_csim)
 
 
@@ -234,7 +236,12 @@ def run_csim(args):
         check_output_file(args.output, "output")
     data = select_events(load_events(args.data), args.events, args.data)
     t0 = time.time()
-    sim = CSim(args.project, verbose=True, fast=args.fast)
+    if read_meta(args.project).get("backend") == "RTL":
+        from garnet_hls.rtl.sim import RTLSim
+
+        sim = RTLSim(args.project, verbose=False, verilator=args.verilator)
+    else:
+        sim = CSim(args.project, verbose=True, fast=args.fast)
     t1 = time.time()
     outputs, _ = sim.run(data, progress=True)
     t2 = time.time()

@@ -35,6 +35,13 @@ PRESETS = {
     # V=64 with the cheaper L1 distance.
     "gravnet_v64_l1": dict(kind="gravnet", n_vertices=64, blocks=2, n_dimensions=4, n_propagate=(8, 16),
                            n_filters=(16, 16), k=8, distance="l1", dense=(16, 8), quantized=True, weight_bits=8),
+    # RTL backend (convert --backend RTL, configs/garnet_rtl_v32.yml): 3-block GarNet stack at V=32 and a
+    # dense head, sized to run fully parallel (interval 1) on one UltraScale+ device.
+    "garnet_rtl_v32": dict(kind="garnet", n_vertices=32, aggregators=(4, 4, 4), filters=(4, 4, 8),
+                           propagate=(4, 4, 8), dense=(8,), quantized=True, weight_bits=8),
+    # RTL backend (configs/gravnet_rtl_v32.yml): one GravNet block at V=32, k=8, S=3, P=4, and a dense head.
+    "gravnet_rtl_v32": dict(kind="gravnet", n_vertices=32, blocks=1, n_dimensions=3, n_propagate=(4,),
+                            n_filters=(8,), k=8, dense=(8,), quantized=True, weight_bits=8),
 }
 
 

@@ -1491,11 +1491,20 @@ def add_cli(subparsers) -> None:
 
 
 def run_report(args) -> int:
-    from garnet_hls.paths import check_output_file
+    from garnet_hls.paths import check_output_file, write_output
 
     for opt in ("json", "html"):
         if getattr(args, opt, None):
             check_output_file(getattr(args, opt), f"--{opt} output")
+    from garnet_hls.rtl.yosys import format_report, load_report as load_yosys
+
+    yosys = load_yosys(args.project)  # an RTL project synthesized by `garnet-hls synth --tool yosys`
+    if yosys is not None:
+        print(format_report(yosys), end="")
+        if getattr(args, "json", None):
+            write_output(args.json, json.dumps(yosys, indent=2) + "\n", "--json output")
+        if not (Path(args.project) / "vivado_synth.rpt").is_file():
+            return 0
     report = load_report(args.project)
     if getattr(args, "estimate", False):
         from garnet_hls import estimate

@@ -321,10 +321,17 @@ def add_cli(subparsers) -> None:
     p.add_argument("--export", action="store_true", help="export the design as an IP catalog core")
     p.add_argument("--vsynth", action="store_true", help="run Vivado logic synthesis (needs vivado on PATH)")
     p.add_argument("--reset", action="store_true", help="reset the HLS project and solution")
+    p.add_argument("--tool", choices=("hls", "yosys"), default="hls",
+                   help="yosys: Yosys synth_xilinx of an RTL project (convert --backend RTL) instead of HLS")
     p.set_defaults(func=run_synth)
 
 
 def run_synth(args) -> int:
+    if getattr(args, "tool", "hls") == "yosys":
+        from garnet_hls.rtl.yosys import format_report, run_yosys
+
+        print(format_report(run_yosys(args.project)), end="")
+        return 0
     options = SynthOptions(
         reset=getattr(args, "reset", False),
         csim=args.csim,

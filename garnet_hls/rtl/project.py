@@ -1,0 +1,140 @@
+"""``garnet-hls convert --backend rtl``: a Verilog project written by da4ml, plus our metadata.
+
+Layout (da4ml's writer): ``src/<name>.v`` (pipelined top and its stages), ``src/static/*.v``,
+``src/memfiles/`` (table ROM contents), ``src/<name>.xdc`` / ``.sdc`` (constraints), ``build_vivado_prj.tcl``
+/ ``build_quartus_prj.tcl``, ``sim/`` (the Verilator binder), ``model/`` (the traced logic: ``comb.json`` for
+the emulator, ``pipeline.json``), ``metadata.json`` (da4ml's), and ``garnet_project.json`` (ours: what csim,
+compare, synth and report read).
+
+The pipeline is cut so that each stage's estimated delay stays below ``LatencyCutoff`` (da4ml's delay units;
+default: the clock period in ns); the pipeline depth in cycles and the interval (1: the design takes a new
+event every cycle) are exact properties of the written RTL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from garnet_hls.errors import UserError
+
+DEFAULT_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_CLOCK = 5.0
+META_FILE = "garnet_project.json"
+
+# Resources of some devices (LUT, FF, DSP) for the fit check: a fully parallel design must fit.
+DEVICES = {
+    "xcvu13p": {"LUT": 1728000, "FF": 3456000, "DSP": 12288},
+    "xcvu9p": {"LUT": 1182240, "FF": 2364480, "DSP": 6840},
+    "xcku115": {"LUT": 663360, "FF": 1326720, "DSP": 5520},
+    "xcku15p": {"LUT": 522720, "FF": 1045440, "DSP": 1968},
+    "xczu9eg": {"LUT": 274080, "FF": 548160, "DSP": 2520},
+    "xc7z020": {"LUT": 53200, "FF": 106400, "DSP": 220},
+}
+
+
+def device_of(part: str) -> dict | None:
+    p = part.lower()
+    for name, res in DEVICES.items():
+        if p.startswith(name):
+            return {"name": name, **res}
+    return None
+
+
+def fit_check(cost_luts: float, part: str, force: bool = False) -> str | None:
+    """da4ml's LUT estimate against the part: a warning (>50% of the LUTs), or a UserError (>100%)."""
+    dev = device_of(part)
+    if dev is None:
+        return None
+    frac = cost_luts / dev["LUT"]
+    if frac > 1.0 and not force:
+        raise UserError(f"the model does not fit {part} fully parallel: da4ml estimates {cost_luts:,.0f} LUTs "
+                        f"(estimate, before synthesis), {100 * frac:.0f}% of the part's {dev['LUT']:,}; use a "
+                        f"smaller model or a larger part (--force writes the project anyway)")
+    if frac > 0.5:
+        return (f"warning: da4ml estimates {cost_luts:,.0f} LUTs (estimate, before synthesis), "
+                f"{100 * frac:.0f}% of {part}'s {dev['LUT']:,}: routing a design this full may fail")
+    return None
+
+
+def convert_rtl(model, cfg: dict, output_dir=None, force=False, model_path=None) -> Path:
+    """Trace ``model`` and write the Verilog project. Returns its directory."""
+    from da4ml.codegen import RTLModel
+
+    from garnet_hls.rtl.model import trace_model
+
+    name = cfg.get("ProjectName", "myproject")
+    out = Path(output_dir or cfg.get("OutputDir") or "vivado_projects/" + name)
+    if out.exists() and not force:
+        raise UserError(f"output directory {out} exists; use --force to replace it")
+    part = cfg.get("Part") or DEFAULT_PART
+    clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
+    cutoff = float(cfg.get("LatencyCutoff") or clock)
+    rf = ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
+    if rf != 1:
+        raise UserError(f"the RTL backend is fully parallel (ReuseFactor 1), got ReuseFactor {rf}")
+
+    rt = trace_model(model)
+    warning = fit_check(float(rt.comb.cost), part, force)
+    if warning:
+        print(warning)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        rtl = RTLModel(rt.comb, name, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part,
+                       clock_period=clock)
+        rtl.write()
+        rt.comb.save(tmp / "model" / "comb.json")
+        pipe = rtl._pipe
+        stages = len(pipe.solutions) if pipe is not None else 0
+        meta = project_meta(model, rt, name, part, clock, cutoff, stages, model_path)
+        meta["reg_bits"] = int(pipe.reg_bits) if pipe is not None else 0
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def project_meta(model, rt, name, part, clock, cutoff, stages, model_path) -> dict:
+    import garnet_hls
+
+    from garnet_hls.quant import parse_spec
+
+    inputs, layers = [], {}
+    for spec in rt.inputs:
+        if spec["kind"] == "nvtx":
+            inputs.append({"name": spec["keras_name"], "keras_name": spec["keras_name"], "shape": spec["shape"],
+                           "type": f"ap_uint<{max(1, rt.n_vertices.bit_length())}>"})
+            layers[spec["keras_name"]] = {"type": "InputLayer", "exact": True, "output": None, "nvtx": True,
+                                          "n_vertices": rt.n_vertices}
+        else:
+            t = parse_spec(spec["type"])
+            inputs.append({"name": spec["keras_name"], "keras_name": spec["keras_name"], "shape": spec["shape"],
+                           "type": t.ap_type(), "spec": spec["type"]})
+    outputs = [{"name": o["keras_name"], "keras_name": o["keras_name"], "shape": o["shape"],
+                "type": "exact (da4ml wire)"} for o in rt.outputs]
+    return {
+        "garnet_hls_version": garnet_hls.__version__,
+        "backend": "RTL",
+        "project_name": name,
+        "model_file": str(Path(model_path).resolve()) if model_path else None,
+        "part": part,
+        "clock_period_ns": clock,
+        "latency_cutoff": cutoff,
+        "latency_cycles": stages,
+        "interval_cycles": 1,
+        "estimated_luts": float(rt.comb.cost),
+        "inputs": inputs,
+        "outputs": outputs,
+        "traced": [],
+        "layers": layers,
+        "bit_exact": True,
+    }

@@ -1,0 +1,121 @@
+"""convert --backend RTL, then csim / compare (da4ml emulator and Verilator) and synth --tool yosys.
+
+One tiny GarNet model (V = 4) is converted once per session; Yosys synthesizes it (the smallest case: a few
+minutes on 2 cores) and Verilator compiles it once.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from garnet_hls.cli import main
+from garnet_hls.errors import UserError
+
+V = 4
+
+
+@pytest.fixture(scope="session")
+def rtl_project(tmp_path_factory):
+    from garnet_hls.data import generate_calo, save_npz
+    from garnet_hls.models import build_garnet_model
+
+    keras.utils.set_random_seed(1)
+    d = tmp_path_factory.mktemp("rtl")
+    model = build_garnet_model(n_vertices=V, n_features=4, aggregators=(2,), filters=(2,), propagate=(2,),
+                               dense=(2,), quantized=True, output_activation="tanh")
+    rng = np.random.default_rng(2)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.5, w.shape))
+    model.save(d / "model.keras")
+    data = generate_calo(120, n_vertices=V, seed=3)
+    data["nvtx"][::3] = rng.integers(0, V + 1, (len(data["nvtx"][::3]), 1))  # padding and empty events
+    save_npz(d / "events.npz", data)
+    rc = main(["convert", str(d / "model.keras"), "--backend", "RTL", "-o", str(d / "prj")])
+    assert rc == 0
+    return model, d / "model.keras", d / "prj", d / "events.npz", data
+
+
+def test_convert_writes_a_verilog_project(rtl_project):
+    _, _, prj, _, _ = rtl_project
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    assert meta["backend"] == "RTL" and meta["interval_cycles"] == 1
+    assert meta["latency_cycles"] >= 2
+    name = meta["project_name"]
+    for f in (f"src/{name}.v", f"src/{name}_stage0.v", f"src/{name}.xdc", "build_vivado_prj.tcl", "model/comb.json",
+              "model/pipeline.json"):
+        assert (prj / f).is_file(), f
+    assert len(list((prj / "src" / "memfiles").glob("*.mem"))) >= 1  # the exp and tanh tables as ROMs
+    top = (prj / f"src/{name}.v").read_text()
+    assert f"module {name}" in top
+
+
+def test_csim_and_compare_with_the_emulator(rtl_project, tmp_path, capsys):
+    model, model_path, prj, events, data = rtl_project
+    from garnet_hls.compare import compare
+
+    r = compare(model, prj, data)
+    assert r.bit_exact and r.n_events == 120
+    assert main(["csim", str(prj), "--data", str(events), "-o", str(tmp_path / "out.npz")]) == 0
+    out = np.load(tmp_path / "out.npz")
+    assert out["energy"].shape == (120, 1)
+    assert main(["compare", str(model_path), str(prj), "--data", str(events)]) == 0
+    assert "BIT-EXACT" in capsys.readouterr().out
+
+
+def test_compare_runs_the_verilog_in_verilator(rtl_project):
+    model, _, prj, _, data = rtl_project
+    from garnet_hls.compare import compare
+
+    r = compare(model, prj, data, verilator=True)
+    assert r.bit_exact
+    assert list((prj / "sim").glob("lib*_wrapper_*.so"))
+
+
+def test_synth_with_yosys_and_report(rtl_project, capsys):
+    _, _, prj, _, _ = rtl_project
+    assert main(["synth", str(prj), "--tool", "yosys"]) == 0
+    rep = json.loads((prj / "synth" / "yosys_report.json").read_text())
+    s = rep["summary"]
+    assert s["LUT"] > 0 and s["FF"] > 0
+    assert sum(s["LUT_by_size"].values()) == s["LUT"]
+    assert rep["latency_cycles"] == json.loads((prj / "garnet_project.json").read_text())["latency_cycles"]
+    assert "IBUF" not in rep["cells"]  # out of context
+    capsys.readouterr()
+    assert main(["report", str(prj)]) == 0
+    text = capsys.readouterr().out
+    assert "Yosys, before place and route" in text and f"{rep['latency_cycles']} cycles" in text
+
+
+def test_fit_check_from_the_cost_estimate():
+    from garnet_hls.rtl.project import fit_check
+
+    with pytest.raises(UserError, match="does not fit xc7z020"):
+        fit_check(60000, "xc7z020clg400-1")
+    assert "estimate" in fit_check(30000, "xc7z020clg400-1")
+    assert fit_check(1000, "xc7z020clg400-1") is None
+    assert fit_check(1e9, "some-unknown-part") is None
+
+
+def test_rtl_backend_refuses_reuse_factor(rtl_project, tmp_path):
+    _, model_path, _, _, _ = rtl_project
+    rc = main(["convert", str(model_path), "--backend", "RTL", "--reuse-factor", "4", "-o", str(tmp_path / "p")])
+    assert rc != 0
+
+
+@pytest.mark.parametrize("name", ["gravnet_rtl_v32"])
+def test_rtl_preset_config_converts(name, tmp_path, calo_events, capsys):
+    """configs/NAME.yml (Backend: RTL) converts its preset; the project is bit-exact in the emulator."""
+    from garnet_hls.compare import compare
+    from garnet_hls.convert import convert
+    from garnet_hls.presets import build_preset_model, config_path
+
+    keras.utils.set_random_seed(9)
+    model = build_preset_model(name)
+    model.save(tmp_path / "m.keras")
+    prj = convert(tmp_path / "m.keras", config_path(name), tmp_path / "prj", model=model)
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    assert meta["backend"] == "RTL" and meta["project_name"] == "gravnet_rtl" and meta["clock_period_ns"] == 5
+    assert "estimate" in capsys.readouterr().out  # the fit warning: a large share of the xcvu13p
+    assert compare(model, prj, calo_events(32, 100)).bit_exact
