@@ -311,7 +311,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                 reason = (f"QDense activation {act!r} is not bit-exact; use activation=None and a separate "
                           "QActivation")
             acc = None
-            if reason is None:
+            if reason is None and t_x is not None:  # a float input is reported where it arises
                 n_in = int(layer.kernel.shape[0])
                 terms = [(product(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
                 acc = exact_accum(terms)

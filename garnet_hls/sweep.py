@@ -189,7 +189,12 @@ def tool_versions(synth: str = "none") -> dict[str, str]:
             path = shutil.which(os.environ.get(var) or exe)
             v[exe] = path or "absent"
     elif synth == "yosys":
-        v["yosys"] = _first_line(["yosys", "-V"]) if shutil.which("yosys") else "absent"
+        from garnet_hls.rtl.yosys import yosys_command
+
+        try:
+            v["yosys"] = _first_line(yosys_command() + ["-V"])
+        except UserError:
+            v["yosys"] = "absent"
     return v
 
 
@@ -325,8 +330,13 @@ def _check_synth_tool(project: Path, tool: str):
         from garnet_hls.synth import SynthOptions, plan_build
 
         plan_build(project, SynthOptions(synth=True))
-    elif tool == "yosys" and not shutil.which("yosys"):
-        raise ToolNotFoundError("yosys not found on PATH; install Yosys (e.g. apt-get install yosys)")
+    elif tool == "yosys":
+        from garnet_hls.rtl.yosys import yosys_command
+
+        try:
+            yosys_command()
+        except UserError as e:
+            raise ToolNotFoundError(str(e)) from None
 
 
 def _synthesize(project: Path, tool: str) -> dict[str, Any]:
@@ -348,14 +358,15 @@ def _synthesize(project: Path, tool: str) -> dict[str, Any]:
                 "dsp": res.get("DSP"), "bram_18k": res.get("BRAM_18K"),
                 "available": {k.lower(): v for k, v in rep.available.items()}}
     if tool == "yosys":
-        _check_synth_tool(project, tool)
         _require_rtl()
-        from garnet_hls import rtl  # the RTL backend's Yosys driver, when it is there
+        from garnet_hls.rtl.yosys import run_yosys
 
-        driver = getattr(rtl, "yosys_synth", None)
-        if driver is None:
-            raise UserError("this garnet-hls rtl backend has no Yosys driver (garnet_hls.rtl.yosys_synth)")
-        return dict(driver(project))
+        with open(project / "sweep_synth.out", "w") as log:
+            rep = run_yosys(project, out=log)
+        res = rep["summary"]
+        return {"tool": rep["label"], "latency_cycles": rep["latency_cycles"],
+                "interval_cycles": rep["interval_cycles"], "lut": res["LUT"], "ff": res["FF"],
+                "dsp": res["DSP"], "bram_18k": res["BRAM"], "seconds": rep["seconds"]}
     raise UserError(f"unknown synthesis tool {tool!r}")
 
 
@@ -436,7 +447,7 @@ def _run_point(shared: dict, params: dict, key: str, project_dir: str | None) ->
         if params["backend"] == "rtl":
             _require_rtl()
         cfg = point_config(shared["config"], layers, params["reuse"])
-        prj = convert(model_path, None, work / "project", backend="rtl" if params["backend"] == "rtl" else None,
+        prj = convert(model_path, None, work / "project", backend="RTL" if params["backend"] == "rtl" else None,
                       force=True, overrides=cfg, model=model)
         res["project"] = str(prj) if project_dir else None
         if params["synth"] != "none":
@@ -444,7 +455,12 @@ def _run_point(shared: dict, params: dict, key: str, project_dir: str | None) ->
             _check_synth_tool(prj, params["synth"])  # a missing tool fails the point now, not after the C-sim
         data = shared["data"]
         enter("csim_build")
-        sim = CSim(prj)
+        if params["backend"] == "rtl":
+            from garnet_hls.rtl.sim import RTLSim
+
+            sim = RTLSim(prj)  # da4ml's bit-exact emulator of the generated circuit
+        else:
+            sim = CSim(prj)
         enter("compare")
         cmp = compare(model, prj, data, sim=sim)
         res["compare"] = cmp.to_dict()

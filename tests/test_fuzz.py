@@ -185,6 +185,22 @@ def test_float_layers_are_labelled_not_bit_exact(tmp_path, capsys, what):
     assert f"layer {name!r} is not bit-exact" in err and "float" in err
 
 
+def test_qdense_after_a_float_dense_is_labelled_not_exact_not_a_crash(tmp_path, capsys):
+    """Found by `make fuzz` (seed 2026, case 87: GravNet > Dense(float) > QDense): the QDense fed by the
+    float Dense crashed the converter (no input type to derive its accumulator from)."""
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, quantized=True, name="garnet")([x, n])
+    h = keras.layers.Dense(3, name="float_dense")(h)
+    h = QDense(2, kernel_quantizer=W8, bias_quantizer=W8, name="qdense")(h)
+    prj = convert(None, None, tmp_path / "prj", model=keras.Model([x, n], h))
+    meta = json.loads((prj / META_FILE).read_text())
+    assert meta["bit_exact"] is False
+    assert [e["layer"] for e in meta["not_bit_exact"]] == ["float_dense"]  # the cause, not what follows it
+    assert meta["layers"]["qdense"]["exact"] is False
+    assert "layer 'float_dense' is not bit-exact" in capsys.readouterr().err
+
+
 def test_precision_override_that_drops_bits_is_flagged(tmp_path, capsys):
     x = keras.Input((8, 3), name="features")
     n = keras.Input((1,), dtype="int32", name="nvtx")
