@@ -128,6 +128,41 @@ MergeLevel:
 // ------------------------------------------------------------------------------------------------
 // Pass 1 of a GravNet layer (a process of its own under the DATAFLOW top): the input codes, learned
 // coordinates and propagated features of every vertex, into arrays of the top function (registers).
+// The code formats (fixed_code) of the quantization points and exact intermediates, and the sizes, that
+// both GravNet passes name: one list, so gravnet_in and gravnet_query cannot disagree. EB is the position
+// of a key's 'empty' bit, VR the number of vertices in flight per clock.
+#define GRAVNET_FORMATS(CONFIG_T) \
+    typedef typename CONFIG_T::input_c X; \
+    typedef typename CONFIG_T::kernel_c KW; \
+    typedef typename CONFIG_T::bias_c BW; \
+    typedef typename CONFIG_T::dense_accum_c DA; \
+    typedef typename CONFIG_T::coord_c CO; \
+    typedef typename CONFIG_T::feature_c FE; \
+    typedef typename CONFIG_T::diff_c DF; \
+    typedef typename CONFIG_T::dist_sum_c DS; \
+    typedef typename CONFIG_T::distance_c DI; \
+    typedef typename CONFIG_T::edge_weight_c EW; \
+    typedef typename CONFIG_T::agg_prod_c AP; \
+    typedef typename CONFIG_T::agg_sum_c AS; \
+    typedef typename CONFIG_T::recip_c RC; \
+    typedef typename CONFIG_T::mean_prod_c MP; \
+    typedef typename CONFIG_T::aggregate_c AG; \
+    typedef typename CONFIG_T::pre_c PR; \
+    typedef typename CONFIG_T::key_c KY; \
+    typedef typename KY::int_t key_t; \
+    const unsigned V = CONFIG_T::n_vertices; \
+    const unsigned F = CONFIG_T::n_in; \
+    const unsigned S = CONFIG_T::n_dimensions; \
+    const unsigned P = CONFIG_T::n_propagate; \
+    const unsigned FO = CONFIG_T::n_out; \
+    const unsigned N = CONFIG_T::n_pad; \
+    const unsigned K = CONFIG_T::n_block; \
+    const unsigned k = CONFIG_T::n_neighbours; \
+    const unsigned IB = CONFIG_T::index_bits; \
+    const unsigned EB = DI::W + IB; \
+    const unsigned R = CONFIG_T::reuse_factor; \
+    const unsigned VR = V / R;
+
 template <class x_T, class CONFIG_T>
 void gravnet_in(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in],
                 typename CONFIG_T::input_c::int_t xh[CONFIG_T::n_vertices][CONFIG_T::n_in],
@@ -137,38 +172,7 @@ void gravnet_in(const x_T x[CONFIG_T::n_vertices * CONFIG_T::n_in],
                 const typename CONFIG_T::bias_t s_bias[CONFIG_T::n_dimensions],
                 const typename CONFIG_T::kernel_t p_kernel[CONFIG_T::n_in * CONFIG_T::n_propagate],
                 const typename CONFIG_T::bias_t p_bias[CONFIG_T::n_propagate]) {
-    // code formats (fixed_code) of the quantization points and of the exact intermediate values
-    typedef typename CONFIG_T::input_c X;
-    typedef typename CONFIG_T::kernel_c KW;
-    typedef typename CONFIG_T::bias_c BW;
-    typedef typename CONFIG_T::dense_accum_c DA;
-    typedef typename CONFIG_T::coord_c CO;
-    typedef typename CONFIG_T::feature_c FE;
-    typedef typename CONFIG_T::diff_c DF;
-    typedef typename CONFIG_T::dist_sum_c DS;
-    typedef typename CONFIG_T::distance_c DI;
-    typedef typename CONFIG_T::edge_weight_c EW;
-    typedef typename CONFIG_T::agg_prod_c AP;
-    typedef typename CONFIG_T::agg_sum_c AS;
-    typedef typename CONFIG_T::recip_c RC;
-    typedef typename CONFIG_T::mean_prod_c MP;
-    typedef typename CONFIG_T::aggregate_c AG;
-    typedef typename CONFIG_T::pre_c PR;
-    typedef typename CONFIG_T::key_c KY;
-    typedef typename KY::int_t key_t;
-
-    const unsigned V = CONFIG_T::n_vertices;
-    const unsigned F = CONFIG_T::n_in;
-    const unsigned S = CONFIG_T::n_dimensions;
-    const unsigned P = CONFIG_T::n_propagate;
-    const unsigned FO = CONFIG_T::n_out;
-    const unsigned N = CONFIG_T::n_pad;
-    const unsigned K = CONFIG_T::n_block;
-    const unsigned k = CONFIG_T::n_neighbours;
-    const unsigned IB = CONFIG_T::index_bits;
-    const unsigned EB = DI::W + IB; // position of the 'empty' bit of a key
-    const unsigned R = CONFIG_T::reuse_factor;
-    const unsigned VR = V / R; // vertices in flight per clock
+    GRAVNET_FORMATS(CONFIG_T);
 
     // binary-point alignments into the exact sums (all >= 0 by construction of the formats)
     const int SH_DA_X = DA::F - (X::F + KW::F), SH_DA_B = DA::F - BW::F;
@@ -225,38 +229,7 @@ void gravnet_query(const unsigned nvtx,
                    const typename CONFIG_T::recip_t recip_table[CONFIG_T::recip_table_size],
                    const typename CONFIG_T::tanh_t tanh_table[CONFIG_T::tanh_table_size],
                    y_T y[CONFIG_T::n_vertices * CONFIG_T::n_out]) {
-    // code formats (fixed_code) of the quantization points and of the exact intermediate values
-    typedef typename CONFIG_T::input_c X;
-    typedef typename CONFIG_T::kernel_c KW;
-    typedef typename CONFIG_T::bias_c BW;
-    typedef typename CONFIG_T::dense_accum_c DA;
-    typedef typename CONFIG_T::coord_c CO;
-    typedef typename CONFIG_T::feature_c FE;
-    typedef typename CONFIG_T::diff_c DF;
-    typedef typename CONFIG_T::dist_sum_c DS;
-    typedef typename CONFIG_T::distance_c DI;
-    typedef typename CONFIG_T::edge_weight_c EW;
-    typedef typename CONFIG_T::agg_prod_c AP;
-    typedef typename CONFIG_T::agg_sum_c AS;
-    typedef typename CONFIG_T::recip_c RC;
-    typedef typename CONFIG_T::mean_prod_c MP;
-    typedef typename CONFIG_T::aggregate_c AG;
-    typedef typename CONFIG_T::pre_c PR;
-    typedef typename CONFIG_T::key_c KY;
-    typedef typename KY::int_t key_t;
-
-    const unsigned V = CONFIG_T::n_vertices;
-    const unsigned F = CONFIG_T::n_in;
-    const unsigned S = CONFIG_T::n_dimensions;
-    const unsigned P = CONFIG_T::n_propagate;
-    const unsigned FO = CONFIG_T::n_out;
-    const unsigned N = CONFIG_T::n_pad;
-    const unsigned K = CONFIG_T::n_block;
-    const unsigned k = CONFIG_T::n_neighbours;
-    const unsigned IB = CONFIG_T::index_bits;
-    const unsigned EB = DI::W + IB; // position of the 'empty' bit of a key
-    const unsigned R = CONFIG_T::reuse_factor;
-    const unsigned VR = V / R; // vertices in flight per clock
+    GRAVNET_FORMATS(CONFIG_T);
     const unsigned n = clamp_nvtx<V>(nvtx);
 
     // binary-point alignments into the exact sums (all >= 0 by construction of the formats)
