@@ -87,6 +87,7 @@ class ComparisonResult:
     n_events: int
     outputs: list[OutputComparison] = field(default_factory=list)
     divergence: Divergence | None = None
+    simulator: str = "C simulation"  # what ran the firmware: the C simulation, da4ml's emulator or Verilator
 
     @property
     def bit_exact(self):
@@ -99,6 +100,7 @@ class ComparisonResult:
     def to_dict(self):
         return {
             "n_events": self.n_events,
+            "simulator": self.simulator,
             "bit_exact": self.bit_exact,
             "outputs": [o.__dict__ for o in self.outputs],
             "divergence": self.divergence.__dict__ if self.divergence else None,
@@ -127,6 +129,12 @@ def keras_inputs(model, meta, data):
     return out
 
 
+def _simulator_name(sim) -> str:
+    if getattr(sim, "meta", {}).get("backend") == "RTL":
+        return "Verilator (the generated Verilog)" if getattr(sim, "verilator", False) else "da4ml emulator of the RTL"
+    return "C simulation"
+
+
 def compare(model, project, data, batch_size=256, progress=False, sim=None, verilator=False) -> ComparisonResult:
     """Run the C simulation and the float64 Keras model on ``data`` and compare them."""
     from garnet_hls.csim import CSim
@@ -144,7 +152,7 @@ def compare(model, project, data, batch_size=256, progress=False, sim=None, veri
     if not isinstance(kouts, list):
         kouts = [kouts]
     by_name = dict(zip(m64.output_names, kouts))
-    result = ComparisonResult(n_events=n)
+    result = ComparisonResult(n_events=n, simulator=_simulator_name(sim))
     for spec in meta["outputs"]:
         k = by_name[spec["keras_name"]]
         lsb = lsb_of(spec["type"])
@@ -178,7 +186,7 @@ def first_divergence(m64, meta, xs, traces, batch_size=256) -> Divergence | None
 
 
 def format_result(r: ComparisonResult, tolerance=None) -> str:
-    lines = [f"compared {r.n_events} events, C simulation vs Keras (float64):"]
+    lines = [f"compared {r.n_events} events, {r.simulator} vs Keras (float64):"]
     for o in r.outputs:
         lsb = f"{o.max_lsb_diff:g} LSB" if o.max_lsb_diff is not None else f"{o.max_abs_diff:g}"
         lines.append(f"  {o.name:<16} {100 * o.identical_fraction:8.4f}% bit-identical of {o.n_values:,} values; "

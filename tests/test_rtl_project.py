@@ -61,7 +61,8 @@ def test_csim_and_compare_with_the_emulator(rtl_project, tmp_path, capsys):
     out = np.load(tmp_path / "out.npz")
     assert out["energy"].shape == (120, 1)
     assert main(["compare", str(model_path), str(prj), "--data", str(events)]) == 0
-    assert "BIT-EXACT" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "BIT-EXACT" in printed and "da4ml emulator of the RTL vs Keras" in printed
 
 
 def test_compare_runs_the_verilog_in_verilator(rtl_project):
@@ -69,6 +70,7 @@ def test_compare_runs_the_verilog_in_verilator(rtl_project):
     from garnet_hls.compare import compare
 
     r = compare(model, prj, data, verilator=True)
+    assert r.simulator.startswith("Verilator")
     assert r.bit_exact
     assert list((prj / "sim").glob("lib*_wrapper_*.so"))
 
