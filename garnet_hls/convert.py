@@ -137,6 +137,16 @@ def _check_keys(found: dict, valid, where: str):
         raise UserError(f"unknown key {bad[0]!r} in {where}; valid keys: {', '.join(sorted(valid))}")
 
 
+def _check_layer_settings(where: str, settings, v) -> dict:
+    """One LayerName / LayerType entry: a mapping of known keys, each value checked by ``validate``."""
+    settings = v.check_mapping(where, settings, "a mapping of settings (Precision, ReuseFactor, Strategy, Trace)")
+    _check_keys(settings, LAYER_KEYS, where)
+    for key, check in v.LAYER_CHECKS.items():
+        if key in settings:
+            check(f"{where}.{key}", settings[key])
+    return settings
+
+
 def validate_config(cfg: dict, model=None):
     """Refuse, with one line naming the key, any config value that is of the wrong type, out of range or
     unknown (see garnet_hls.validate), and reuse factors the graph kernels cannot use."""
@@ -168,11 +178,7 @@ def validate_config(cfg: dict, model=None):
         if names is not None and lname not in names:
             raise UserError(f"HLSConfig.LayerName has {lname!r}, which is not a layer of the model; "
                             f"layers: {', '.join(names)}")
-        lcfg = v.check_mapping(where, lcfg, "a mapping of settings (Precision, ReuseFactor, Strategy, Trace)")
-        _check_keys(lcfg, LAYER_KEYS, where)
-        for key, check in v.LAYER_CHECKS.items():
-            if key in lcfg:
-                check(f"{where}.{key}", lcfg[key])
+        lcfg = _check_layer_settings(where, lcfg, v)
         if "Precision" in lcfg:
             valid = None
             if names is not None:
@@ -185,11 +191,7 @@ def validate_config(cfg: dict, model=None):
     type_cfgs = v.check_mapping("HLSConfig.LayerType", hls.get("LayerType"), "a mapping of layer type -> settings")
     for tname, tcfg in type_cfgs.items():
         where = f"HLSConfig.LayerType.{tname}"
-        tcfg = v.check_mapping(where, tcfg, "a mapping of settings (Precision, ReuseFactor, Strategy, Trace)")
-        _check_keys(tcfg, LAYER_KEYS, where)
-        for key, check in v.LAYER_CHECKS.items():
-            if key in tcfg:
-                check(f"{where}.{key}", tcfg[key])
+        tcfg = _check_layer_settings(where, tcfg, v)
         if "Precision" in tcfg:
             v.check_precision(f"{where}.Precision", tcfg["Precision"])
     # the graph kernels process V/R vertices per clock: R must divide V
