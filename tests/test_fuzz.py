@@ -33,13 +33,6 @@ def _events(V, n, seed, F=3):
     return {"features": x, "nvtx": nv}
 
 
-def _randomise_biases(model, seed):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if "bias" in w.name:
-            w.assign(rng.uniform(-0.5, 0.5, size=w.shape))
-
-
 # ------------------------------------------------------------------------------------------------
 # Per-vertex heads: hls4ml turns a 3-D QDense into a pointwise Conv1D; it must be bit-exact
 # ------------------------------------------------------------------------------------------------
@@ -63,7 +56,9 @@ def per_vertex_project(tmp_path_factory):
     c = GarNet(2, 3, 3, collapse="mean", quantized=True, name="collapsed")([x, n])
     c = QDense(2, kernel_quantizer=W8, bias_quantizer=W8, activation="quantized_bits(8,2,alpha=1)", name="inner_bits")(c)
     model = keras.Model([x, n], [small, h, inner, c])
-    _randomise_biases(model, 8)
+    from conftest import randomise_biases
+
+    randomise_biases(model, 8)
     d = tmp_path_factory.mktemp("per_vertex")
     cfg = {"HLSConfig": {"Model": {"ReuseFactor": 1}, "LayerName": {"garnet": {"ReuseFactor": 5},
                                                                      "gravnet": {"ReuseFactor": 2},
