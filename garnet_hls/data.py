@@ -565,26 +565,13 @@ def save_npz(path, data, compress=False):
     used as given (no ``.npz`` is appended)."""
     path = os.fspath(path)
     arrays = _validate(data, f"cannot save {path}")
-    parent = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = paths.mkstemp(prefix=".tmp-", suffix=".npz", dir=parent)  # umask, not 0600
-    except OSError as exc:
-        raise UserError(_one_line(f"cannot write {path}: {exc.strerror or exc}")) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            (np.savez_compressed if compress else np.savez)(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise UserError(_one_line(f"cannot write {path}: {exc.strerror or exc}")) from None
-        raise
+
+    def write(fh):
+        (np.savez_compressed if compress else np.savez)(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    paths.write_output(path, write, "events file", binary=True)
 
 
 def load_npz(path):
