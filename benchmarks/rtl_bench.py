@@ -54,17 +54,17 @@ def garnet_point(V, workdir, yosys=False):
 
 def gravnet_point(V, k, cutoff=5.0):
     import tf_keras as keras
-    from da4ml.trace import to_pipeline
 
     from garnet_hls.models import build_gravnet_model
+    from garnet_hls.rtl.project import pipeline
     from garnet_hls.rtl.model import trace_model
 
     keras.utils.set_random_seed(7)
     model = build_gravnet_model(n_vertices=V, n_features=4, blocks=1, n_dimensions=3, n_filters=(8,),
                                 n_propagate=(4,), k=k, dense=(8,), quantized=True)
     t0 = time.time()
-    rt = trace_model(model)
-    pipe = to_pipeline(rt.comb, cutoff, verbose=False)
+    rt = trace_model(model, latency_cutoff=cutoff)
+    pipe = pipeline(rt, cutoff)
     return {"model": f"gravnet (1 block, S=3, P=4, k={k})", "V": V,
             "convert_s": round(time.time() - t0, 1), "latency_cycles": len(pipe.solutions), "interval": 1,
             "clock_ns": cutoff, "da4ml_lut_estimate": round(rt.comb.cost), "reg_bits": int(pipe.reg_bits)}

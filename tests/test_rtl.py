@@ -35,8 +35,10 @@ def keras_outputs(model, data):
     return out if isinstance(out, list) else [out]
 
 
-def assert_bit_exact(model, data):
-    rt = trace_model(model)
+def assert_bit_exact(model, data, latency_cutoff=5.0):
+    # traced as convert schedules it (5 ns stages: DSP products, stage-aligned operations); the values
+    # do not depend on the schedule
+    rt = trace_model(model, latency_cutoff=latency_cutoff)
     got = emulate(rt, data)
     ref = keras_outputs(model, data)
     assert len(got) == len(ref)
@@ -170,3 +172,71 @@ def test_gravnet_top_k_selection_orders_by_distance_then_lower_index():
     order = np.argsort(data, axis=1, kind="stable")[:, :k]  # ties to the lower index
     assert np.array_equal(got % 16, order)
     assert np.array_equal(got // 16, np.take_along_axis(data, order, axis=1))
+
+
+QUANT_CASES = [  # (input type, output type): rounding, saturation both ways, unsigned, relu, widening
+    ("quantized_bits(10,4,alpha=1)", "quantized_bits(6,2,alpha=1)"),
+    ("quantized_bits(10,4,alpha=1)", "quantized_bits(6,2,keep_negative=0,alpha=1)"),
+    ("quantized_bits(10,4,alpha=1)", "quantized_relu(6,2)"),
+    ("quantized_bits(8,6,alpha=1)", "quantized_bits(6,0,alpha=1)"),
+    ("quantized_bits(12,2,alpha=1)", "quantized_bits(12,5,alpha=1)"),
+    ("quantized_bits(10,4,keep_negative=0,alpha=1)", "quantized_bits(6,2,alpha=1)"),
+]
+
+
+@pytest.mark.parametrize("spec_in,spec_out", QUANT_CASES)
+def test_quantization_point_is_exact_and_two_adders_deep(spec_in, spec_out):
+    """Q(x) (round half to even, saturate) on every value of the input type, on wires that carry a
+    power-of-two or negative scale factor and an offset, equals the Keras quantizer; its depth in da4ml's
+    delay model is at most 2 (one rounding adder, one saturation mux)."""
+    from da4ml.trace import HWConfig, comb_trace
+
+    from garnet_hls.quant import parse_spec, quantize_np
+    from garnet_hls.rtl import common as C
+
+    ti, to = parse_spec(spec_in), parse_spec(spec_out)
+    xs = np.arange(ti.min, ti.max + ti.lsb / 2, ti.lsb)
+    hw = HWConfig(1, -1, 5.0)
+    for fac in (1.0, -1.0, 0.125, -0.25, 4.0, 2.0 ** -10):
+        for off in (0.0, 0.375, -3.0):
+            x = C.input_array((1,), ti, hw)._vars[0]
+            v = x * fac + off
+            y = C._quantize_var(v, to)
+            ref = quantize_np(xs * fac + off, to)
+            if isinstance(y, float):  # the trace proved the result constant
+                assert np.all(ref == y)
+                continue
+            assert y.latency - v.latency <= 2
+            got = comb_trace(np.array([x]), np.array([y])).predict(xs[:, None]).ravel()
+            assert np.array_equal(got, ref), (fac, off, xs[got != ref][:4], got[got != ref][:4], ref[got != ref][:4])
+
+
+def test_variable_products_fill_whole_pipeline_stages():
+    """Scheduled for DSP48E2 slices: each variable product (da4ml opcode 7) reads registered stage inputs
+    and is registered at the stage's output; in its stage it feeds at most wiring and a constant add."""
+    from garnet_hls.rtl.common import dsp_count
+    from garnet_hls.rtl.project import pipeline
+
+    keras.utils.set_random_seed(3)
+    model = build_garnet_model(n_vertices=8, n_features=3, aggregators=(2, 3), filters=(3, 2), propagate=(2, 3),
+                               dense=(4,), quantized=True, simplified=False, output_activation="tanh",
+                               collapse="mean", mean_by_nvert=True)
+    randomise(model, 11)
+    rt = trace_model(model, latency_cutoff=5.0)
+    pipe = pipeline(rt, 5.0)
+    n_mul = 0
+    for stage in pipe.solutions:
+        ops = stage.ops
+        muls = {i for i, op in enumerate(ops) if op.opcode == 7}
+        n_mul += len(muls)
+        for i in muls:
+            assert ops[ops[i].id0].opcode == -1 and ops[ops[i].id1].opcode == -1, "product operand not registered"
+            assert i in set(stage.out_idxs), "product not registered"
+        # after a product, its stage may only slice it (3), ReLU it (2) or add a constant (4: the DSP's
+        # post-adder, P = A*B + C); an input marker's (-1) id0 indexes the stage inputs
+        readers = [op for op in ops if op.opcode not in (-1, 2, -2, 3, -3, 4)
+                   and (op.id0 in muls or op.id1 in muls or (op.opcode in (6, -6) and (op.data & 0xFFFFFFFF) in muls))]
+        assert not readers, "a product feeds logic in its own stage"
+    assert n_mul > 0
+    # V x A x G aggregation products (+ output products) of both blocks and the nvtx-reciprocal scalings
+    assert dsp_count(rt.comb) >= n_mul

@@ -98,6 +98,11 @@ def test_fit_check_from_the_cost_estimate():
     assert "estimate" in fit_check(30000, "xc7z020clg400-1")
     assert fit_check(1000, "xc7z020clg400-1") is None
     assert fit_check(1e9, "some-unknown-part") is None
+    # the variable products are DSP48E2 slices: 220 on this part
+    with pytest.raises(UserError, match="300 DSP48E2"):
+        fit_check(1000, "xc7z020clg400-1", dsps=300)
+    assert "DSP48E2" in fit_check(1000, "xc7z020clg400-1", dsps=150)
+    assert fit_check(1000, "xc7z020clg400-1", dsps=100) is None
 
 
 def test_rtl_backend_refuses_reuse_factor(rtl_project, tmp_path):

@@ -10,7 +10,8 @@ da4ml rounds only by truncation or half-up; :func:`quantize` builds round-half-t
 ``round_even(x) = trunc(x + LSB/2 - ulp + ulp * lsb_bit(x))``, where ``ulp`` is the finest step of ``x``
 and ``lsb_bit(x)`` is the bit of ``x`` with the weight of the target LSB. A tie (remainder exactly LSB/2)
 then rounds up only when that bit is 1, i.e. to the even neighbour; every other remainder rounds to the
-nearest.
+nearest. Saturation is decided on the unrounded value in parallel, so a quantization point is two adder
+delays deep.
 """
 
 from __future__ import annotations
@@ -57,47 +58,80 @@ def _step(v) -> float:
 
 
 def _quantize_var(v, t: FixedType):
-    """Round one da4ml variable (or Python number) half to even and saturate it to ``t``."""
+    """Round one da4ml variable (or Python number) half to even and saturate it to ``t``.
+
+    Two adder delays deep: the rounding is one addition (:func:`_round_half_even`) while the saturation
+    flags compare the unrounded value with constants (``Q(x) > max`` iff ``x >= max + LSB/2``, because
+    the all-ones code of ``max`` is odd and a tie there rounds up; ``Q(x) < min`` iff ``x < min - LSB/2``,
+    because ``min``'s code is even); one mux then picks the rounded value or the saturation constant.
+    """
     from da4ml.trace import FixedVariable
 
     if not isinstance(v, FixedVariable):
         return float(quantize_np(float(v), t))
     if t.relu:
         v = v.relu() if v.low < 0 else v
-        if v.low == v.high:
-            return float(quantize_np(float(v.low), t))
     if v.low == v.high:
         return float(quantize_np(float(v.low), t))
     k, i, f = kif(t)
+    lsb, lo, hi = float(t.lsb), float(t.min), float(t.max)
+    r = v
     if v.step < t.lsb:
         # da4ml keeps a power-of-two factor on a wire (a shift costs nothing); round on the unscaled
         # wire, where the factor is 1 (rounding half to even is symmetric, so a negative factor is fine)
         fac = float(v._factor)
         u = v * (1.0 / fac) if fac != 1.0 else v
-        u = _round_half_even(u, t.lsb / abs(fac))
-        v = u * fac if fac != 1.0 else u
-    return v.quantize(k, i, f, "SAT", "TRN")
+        u = _round_half_even(u, lsb / abs(fac))
+        r = u * fac if fac != 1.0 else u
+    can_over = float(v.high) >= hi + lsb / 2
+    can_under = float(v.low) < lo - lsb / 2
+    if not can_over and not can_under:
+        return r.quantize(k, i, f, "WRAP", "TRN")  # in range: exact
+    if can_under and lo == 0.0:  # unsigned: below zero saturates to 0, which is a ReLU
+        r, can_under = r.relu(), False
+        if not can_over:
+            return r.quantize(k, i, f, "WRAP", "TRN")
+    y = pos(r.quantize(k, i, f, "WRAP", "TRN"))
+    over = _at_least(v, hi + lsb / 2) if can_over else None
+    under = ~_at_least(v, lo - lsb / 2) if can_under else None
+    if over is not None and under is not None:
+        return mux(over | under, mux(under, lo, hi), y)
+    if over is not None:
+        return mux(over, hi, y)
+    return mux(under, lo, y)
+
+
+def _at_least(v, c: float):
+    """A 0/1 variable: 1 when ``v >= c`` (a constant comparison: no adder delay in da4ml's model).
+
+    Compared on the unscaled wire ``u = v / factor`` (da4ml 0.6 read wrong sign bits of wires that carry a
+    power-of-two factor), against a threshold halfway between two of its grid points, so the difference
+    is never zero and its sign bit alone decides.
+    """
+    fac = float(v._factor)
+    u = v * (1.0 / fac) if fac != 1.0 else v
+    step = float(u.step)
+    t = c / fac  # v >= c  <=>  u >= t (fac > 0)  or  u <= t (fac < 0)
+    if fac > 0:
+        mid = math.ceil(t / step) * step - step / 2  # u >= t  <=>  u > mid
+        return ~(u - mid).is_negative()
+    mid = math.floor(t / step) * step + step / 2  # u <= t  <=>  u < mid
+    return (u - mid).is_negative()
 
 
 def _round_half_even(u, grid: float):
-    """u (factor 1) rounded half to even onto multiples of ``grid`` (a power of two).
+    """u (factor 1) rounded half to even onto multiples of ``grid`` (a power of two), in one addition.
 
-    The bits of ``u`` below ``grid/2`` only matter through whether any is set ("sticky"), so ``u`` is
-    first narrowed to ``t + sticky * grid/4`` (``t``: u truncated to grid/2), which lies on the same side
-    of every tie point as ``u``; then ``round_even(x) = trunc(x + grid/4 + bit * grid/4)`` with ``bit`` the
-    bit of weight ``grid`` (a tie, remainder grid/2, rounds up only from an odd multiple).
+    With ``ulp`` the step of ``u`` and ``bit`` the bit of ``u`` with weight ``grid``:
+    ``round_even(u) = trunc(u + grid/2 - ulp + bit * ulp)``. A remainder below ``grid/2`` stays below
+    ``grid``, one above it reaches ``grid``, and a tie (remainder exactly ``grid/2``) reaches it only when
+    ``bit`` is 1, i.e. rounds to the even neighbour. (``+ grid/2 - ulp`` is a constant; only the 1-bit
+    ``bit * ulp`` needs an adder.)
     """
-    import math
-
     fg = -int(math.log2(grid))
-    uk, ui, uf = u.kif
-    if uf > fg + 1:
-        t = u.quantize(uk, ui, fg + 1, "WRAP", "TRN")
-        low = u.quantize(0, -(fg + 1), uf, "WRAP", "TRN")  # the bits below grid/2
-        sticky = low.unary_bit_op("any")
-        u = t + sticky * (grid / 4)
+    ulp = float(u.step)
     bit = u.quantize(0, -fg + 1, fg, "WRAP", "TRN")  # the bit of weight `grid`: 0 or grid
-    u = u + (grid / 4) + bit * 0.25
+    u = (u + bit * (ulp / grid)) + (grid / 2 - ulp)
     uk, ui, _ = u.kif
     return u.quantize(uk, ui, fg, "WRAP", "TRN")  # exact truncation onto the grid
 
@@ -166,11 +200,92 @@ def cmul_array(x, c: float):
     return trace.FixedVariableArray(out, hwconf=x.hwconf)
 
 
+# A variable x variable product is one DSP48E2 (signed 27 x 18 multiplier) when its operands fit, else a
+# cascade of them. da4ml prices every product as a shift-and-add chain (one adder delay per operand bit);
+# the RTL writes ``a * b``, which synthesis maps onto DSP slices, so the pipeline is scheduled for that:
+# the product's operands are registered at a stage boundary and the product fills whole stages
+# (DSP_STAGES for one slice, one more for a cascade); a constant added to it in the same stage (da4ml's
+# delay model prices a constant add at 0) is the slice's post-adder, P = A*B + C. At 200 MHz one stage is 5 ns, against ~2.5-3.5 ns
+# through an UltraScale+ DSP48E2 without its M register; this is a design assumption that only Vivado's
+# timing report can confirm (docs/rtl.md).
+DSP_A_BITS, DSP_B_BITS = 27, 18
+DSP_STAGES = 1
+
+
+def _signed_width(v) -> int:
+    k, i, f = v.kif
+    return int(k) + int(i) + int(f) + (0 if k else 1)  # an unsigned operand needs a zero sign bit
+
+
+def dsp_slices(v0, v1) -> int:
+    """DSP48E2 slices for the product of two variables (tiled 27 x 18 partial products)."""
+    a, b = sorted((_signed_width(v0), _signed_width(v1)), reverse=True)
+    if a <= DSP_A_BITS and b <= DSP_B_BITS:
+        return 1
+    return math.ceil((a - 1) / (DSP_A_BITS - 1)) * math.ceil((b - 1) / (DSP_B_BITS - 1))
+
+
+def vmul(a, b):
+    """``a * b`` of two da4ml variables (or numbers), scheduled as a DSP product (see DSP_STAGES).
+
+    The value is exactly da4ml's product (the same interval, step and scale factor); only its cost and
+    latency differ: no LUT cost, and latency ``ceil(t / c) * c + stages * c`` for operands ready at ``t``
+    and a stage delay ``c`` (the hardware configuration's latency cutoff). Without a cutoff (purely
+    combinational tracing) da4ml's own model applies.
+    """
+    from da4ml.trace import FixedVariable
+
+    if not (isinstance(a, FixedVariable) and isinstance(b, FixedVariable)) or a.low == a.high or b.low == b.high:
+        return a * b
+    cut = float(a.hwconf.latency_cutoff)
+    if cut <= 0:
+        return a * b
+    if a is b:
+        lo, hi = a.low * a.low, a.high * a.high
+        low, high = (min(lo, hi, 0), max(lo, hi, 0)) if a.low < 0 < a.high else (min(lo, hi), max(lo, hi))
+    else:
+        c = (a.high * b.low, a.low * b.high, a.high * b.high, a.low * b.low)
+        low, high = min(c), max(c)
+    stages = DSP_STAGES if dsp_slices(a, b) == 1 else DSP_STAGES + 1
+    start = math.ceil(max(a.latency, b.latency) / cut - 1e-9) * cut
+    return FixedVariable(low, high, a.step * b.step, _from=(a, b), hwconf=a.hwconf, _factor=a._factor * b._factor,
+                         opr="vmul", latency=start + stages * cut, cost=0.0)
+
+
+def vmul_arrays(a, b):
+    """Elementwise (broadcast) :func:`vmul` of two object arrays of variables/numbers; an object array."""
+    av, bv = np.broadcast_arrays(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+    out = np.empty(av.shape, dtype=object)
+    for idx in np.ndindex(av.shape):
+        out[idx] = vmul(av[idx], bv[idx])
+    return out
+
+
+def dsp_count(comb) -> int:
+    """DSP48E2 slices of the traced logic: its variable products (da4ml opcode 7), tiled 27 x 18."""
+    n = 0
+    for op in comb.ops:
+        if op.opcode == 7:
+            a, b = comb.ops[op.id0].qint, comb.ops[op.id1].qint
+            n += dsp_slices(_QW(a), _QW(b))
+    return n
+
+
+class _QW:
+    """A qint seen as a variable's kif (for dsp_slices on traced ops)."""
+
+    def __init__(self, q):
+        from da4ml.types import minimal_kif
+
+        self.kif = minimal_kif(q)
+
+
 def scale(x, r):
     """``x * r`` for an array ``x`` and a constant or variable scalar ``r`` (the reciprocal of a mean)."""
     if isinstance(r, (float, int, np.floating)):
         return cmul_array(x, float(r))
-    return x * r
+    trace = da()
+    return trace.FixedVariableArray(vmul_arrays(x._vars, r), hwconf=x.hwconf)
 
 
 def weights(w, t: FixedType | None) -> np.ndarray:
@@ -266,10 +381,21 @@ def valid_mask(nvtx, n_vertices: int):
     return trace.FixedVariableArray(out, hwconf=nvtx.hwconf)
 
 
+# da4ml's constant-matrix solver: hard_dc=0 asks for adder graphs of the least depth (log2 of the terms),
+# which here also came out no larger than the default's
+CMVM_OPTIONS = {"hard_dc": 0}
+
+
+def cmatmul(x, kernel):
+    """``x @ kernel`` with a constant (already quantized) matrix: an adder graph of least depth."""
+    trace = da()
+    xa = trace.FixedVariableArray(np.asarray(x._vars, dtype=object), solver_options=CMVM_OPTIONS, hwconf=x.hwconf)
+    return xa @ np.asarray(kernel, dtype=np.float64)
+
+
 def dense(x, kernel, bias):
     """``x @ kernel + bias`` with constant (already quantized) weights: da4ml builds an adder graph."""
-    y = x @ np.asarray(kernel, dtype=np.float64)
-    return y + np.asarray(bias, dtype=np.float64)
+    return cmatmul(x, kernel) + np.asarray(bias, dtype=np.float64)
 
 
 def masked_max(values, valid, axis: int, any_valid):

@@ -27,7 +27,7 @@ def block_weights(layer, b):
 
 
 def trace_block(layer, b, x, valid, nvtx):
-    """One GarNet block on x (V, F_in), masked output (V, F_out)."""
+    """One GarNet block on x (V, F_in): its output (V, F_out); padding rows hold don't-care values."""
     trace = C.da()
     T = layer.types
     f_in, A, P, G, H, Z, F_out = layer.block_dims(b)
@@ -43,7 +43,7 @@ def trace_block(layer, b, x, valid, nvtx):
                                                             hwconf=x.hwconf)
 
     # products w_ia g_ic, shared by the mean and (full mode) the max
-    prod = trace.FixedVariableArray(w._vars[:, :, None] * g._vars[:, None, :], hwconf=x.hwconf)  # (V, A, G)
+    prod = trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], g._vars[:, None, :]), hwconf=x.hwconf)  # (V, A, G)
     total = np.sum(prod, axis=0)  # (A, G), exact
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])
     r = C.reciprocal(nvtx if layer.mean_by_nvert else V, recip_tab, x.hwconf)
@@ -59,25 +59,30 @@ def trace_block(layer, b, x, valid, nvtx):
     # pre_i = [x_i, u_i, w_i] W_O + b_O with u_i[a*H + c] = w_ia h_ac, summed as sum_a w_ia (h_a W_O[a])
     Wo, bo = W["O_kernel"], W["O_bias"]
     off = 0 if layer.simplified else f_in
-    hw = [h[a] @ Wo[off + a * H: off + (a + 1) * H] for a in range(A)]  # A x (F_out,)
+    hw = [C.cmatmul(h[a], Wo[off + a * H: off + (a + 1) * H]) for a in range(A)]  # A x (F_out,)
     hw = trace.FixedVariableArray(np.stack([v._vars for v in hw]), hwconf=x.hwconf)  # (A, F_out)
-    pre = trace.FixedVariableArray((w._vars[:, :, None] * hw._vars[None, :, :]).sum(axis=1), hwconf=x.hwconf)
+    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=x.hwconf),
+                 axis=1)  # (V, F_out)
     if not layer.simplified:
-        pre = pre + (x @ Wo[:f_in]) + (w @ Wo[f_in + A * H:])
+        pre = pre + C.cmatmul(x, Wo[:f_in]) + C.cmatmul(w, Wo[f_in + A * H:])
     pre = pre + bo
-    y = C.activation(pre, layer.output_activation, T, layer)
-    return C.where(validc, y, 0.0)
+    return C.activation(pre, layer.output_activation, T, layer)  # padding rows: masked by trace_layer
 
 
 def trace_layer(layer, x, nvtx):
-    """A GarNet / GarNetStack layer: x (V, F_in) of the input type, nvtx the integer variable."""
+    """A GarNet / GarNetStack layer: x (V, F_in) of the input type, nvtx the integer variable.
+
+    Padding rows are masked once, at the layer's output: inside the layer a padding vertex reaches the
+    valid ones only through its edge weights, which are masked to 0 (the Keras layer zeroes its inputs
+    and every block's outputs too; the values that reach the output are the same, a mux level earlier).
+    """
     C.check_quantized(layer)
     V = layer.n_vertices
     valid = C.valid_mask(nvtx, V)
-    x = C.where(valid.reshape(V, 1), x, 0.0)
     x = C.quantize(x, layer.types["input"])
     for b in range(layer.n_blocks):
         x = trace_block(layer, b, x, valid, nvtx)
+    x = C.where(valid.reshape(V, 1), x, 0.0)
     return collapse(layer, x, valid, nvtx)
 
 

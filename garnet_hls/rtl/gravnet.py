@@ -115,7 +115,8 @@ def trace_layer(layer, x, nvtx):
     hw = x.hwconf
     W = _weights(layer)
     valid = C.valid_mask(nvtx, V)
-    x = C.where(valid.reshape(V, 1), x, 0.0)
+    # padding rows are not zeroed here: their keys are replaced by the padding key, which selects edge
+    # weight 0, and their own outputs are masked at the end (same values, one mux level earlier)
     x = C.quantize(x, T["input"])
 
     s = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["coordinate"])  # (V, S)
@@ -134,7 +135,7 @@ def trace_layer(layer, x, nvtx):
             acc = None
             for c in range(S):
                 diff = sv[i, c] - sv[j, c]
-                term = diff * diff if layer.distance == "l2" else abs(diff)
+                term = C.vmul(diff, diff) if layer.distance == "l2" else abs(diff)
                 acc = term if acc is None else acc + term
             dist[i, j] = C._quantize_var(acc, t_d)
 
@@ -169,7 +170,7 @@ def trace_layer(layer, x, nvtx):
             dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
             w = dpart.lookup(wtab, (0.0, float(n_codes), 1.0)) if dpart.high > dpart.low else float(wtab[int(dpart.low)])
             fj = _gather(f_rows, key, jbits)
-            prods.append([w * v for v in fj])
+            prods.append([C.vmul(w, v) for v in fj])
         prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
         total = np.sum(prod, axis=0)
         means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)

@@ -44,8 +44,14 @@ def _input_types(model):
     return types
 
 
-def trace_model(model, hwconf=(1, -1, -1), solver_options=None) -> RTLTrace:
-    """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic."""
+def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
+    """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic.
+
+    ``latency_cutoff`` (da4ml delay units per pipeline stage; our RTL projects use the clock period in ns,
+    one unit being about one adder) schedules each operation for the pipeline: operations that would cross
+    a stage boundary start at it, and variable products take whole DSP stages (``common.vmul``). It changes
+    no value: the emulator's outputs are the same for any cutoff.
+    """
     from garnet_hls.rtl import dense as D
     from garnet_hls.rtl import garnet as G
     from garnet_hls.rtl import gravnet as GV
@@ -53,7 +59,7 @@ def trace_model(model, hwconf=(1, -1, -1), solver_options=None) -> RTLTrace:
     trace = C.da()
     from da4ml.trace import HWConfig
 
-    hw = HWConfig(*hwconf)
+    hw = HWConfig(1, -1, float(latency_cutoff))
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in SUPPORTED:

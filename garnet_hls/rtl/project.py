@@ -44,20 +44,34 @@ def device_of(part: str) -> dict | None:
     return None
 
 
-def fit_check(cost_luts: float, part: str, force: bool = False) -> str | None:
-    """da4ml's LUT estimate against the part: a warning (>50% of the LUTs), or a UserError (>100%)."""
+def fit_check(cost_luts: float, part: str, force: bool = False, dsps: int = 0) -> str | None:
+    """da4ml's LUT estimate and our DSP count against the part: a warning (>50% of either), or a UserError
+    (>100%: the fully parallel design cannot fit)."""
     dev = device_of(part)
     if dev is None:
         return None
-    frac = cost_luts / dev["LUT"]
-    if frac > 1.0 and not force:
-        raise UserError(f"the model does not fit {part} fully parallel: da4ml estimates {cost_luts:,.0f} LUTs "
-                        f"(estimate, before synthesis), {100 * frac:.0f}% of the part's {dev['LUT']:,}; use a "
-                        f"smaller model or a larger part (--force writes the project anyway)")
-    if frac > 0.5:
-        return (f"warning: da4ml estimates {cost_luts:,.0f} LUTs (estimate, before synthesis), "
-                f"{100 * frac:.0f}% of {part}'s {dev['LUT']:,}: routing a design this full may fail")
+    need = {"LUT": (cost_luts, "da4ml estimates {n:,.0f} LUTs (estimate, before synthesis)"),
+            "DSP": (dsps, "its {n:,} variable products need {n:,} DSP48E2 slices (one per 27x18 tile)")}
+    for res, (n, what) in need.items():
+        frac = n / dev[res]
+        if frac > 1.0 and not force:
+            raise UserError(f"the model does not fit {part} fully parallel: {what.format(n=n)}, {100 * frac:.0f}% of "
+                            f"the part's {dev[res]:,}; use a smaller model or a larger part (--force writes the "
+                            f"project anyway)")
+    warn = [f"{what.format(n=n)}, {100 * n / dev[res]:.0f}% of {part}'s {dev[res]:,}"
+            for res, (n, what) in need.items() if n / dev[res] > 0.5]
+    if warn:
+        return "warning: " + "; ".join(warn) + ": routing a design this full may fail"
     return None
+
+
+def pipeline(rt, cutoff: float):
+    """The trace's pipeline: stages cut where the trace scheduled each operation (``trace_model``'s
+    latency cutoff must be ``cutoff``). No re-timing: da4ml's re-timing re-traces with its own delay
+    model, which prices DSP products as adder chains."""
+    from da4ml.trace import to_pipeline
+
+    return to_pipeline(rt.comb, cutoff, retiming=False, verbose=False)
 
 
 def convert_rtl(model, cfg: dict, output_dir=None, force=False, model_path=None) -> Path:
@@ -77,15 +91,18 @@ def convert_rtl(model, cfg: dict, output_dir=None, force=False, model_path=None)
     if rf != 1:
         raise UserError(f"the RTL backend is fully parallel (ReuseFactor 1), got ReuseFactor {rf}")
 
-    rt = trace_model(model)
-    warning = fit_check(float(rt.comb.cost), part, force)
+    from garnet_hls.rtl.common import dsp_count
+
+    rt = trace_model(model, latency_cutoff=cutoff)
+    dsps = dsp_count(rt.comb)
+    warning = fit_check(float(rt.comb.cost), part, force, dsps)
     if warning:
         print(warning)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        rtl = RTLModel(rt.comb, name, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part,
+        rtl = RTLModel(pipeline(rt, cutoff), name, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part,
                        clock_period=clock)
         rtl.write()
         rt.comb.save(tmp / "model" / "comb.json")
@@ -93,6 +110,7 @@ def convert_rtl(model, cfg: dict, output_dir=None, force=False, model_path=None)
         stages = len(pipe.solutions) if pipe is not None else 0
         meta = project_meta(model, rt, name, part, clock, cutoff, stages, model_path)
         meta["reg_bits"] = int(pipe.reg_bits) if pipe is not None else 0
+        meta["dsp_slices"] = dsps
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         if out.exists():
             shutil.rmtree(out)
