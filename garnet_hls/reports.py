@@ -1135,7 +1135,8 @@ def parse_timing_summary_rpt(path: str | Path) -> TimingSummaryReport:
                 m = _CLOCK_ROW.match(line)
                 if not m:
                     break
-                rep.clocks.append(ClockEntry(m.group(1), m.group(2), _typed(m.group(3), float), _typed(m.group(4), float)))
+                rep.clocks.append(ClockEntry(m.group(1), m.group(2), _typed(m.group(3), float),
+                                             _typed(m.group(4), float)))
     return rep
 
 
@@ -1641,7 +1642,8 @@ def write_html(report: ProjectReport, path: str | Path) -> None:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("report", help="summarise the HLS / cosim / Vivado reports of a project")
-    p.add_argument("project", help="hls4ml project directory (or a directory holding report files)")
+    p.add_argument("project", help="hls4ml project directory (or a directory holding report files), or an RTL "
+                                   "project (its Yosys report and Vivado's own reports)")
     p.add_argument("--json", metavar="FILE", help="also write the parsed reports as JSON")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with plots")
     p.add_argument("--estimate", action="store_true",

@@ -137,3 +137,14 @@ def test_json_of_a_failing_design():
     assert j["summary"]["LUT"] == {"site_type": "CLB LUTs", "used": 753, "available": 70560}
     assert j["summary"]["DSP"]["used"] == 12 and "URAM" not in j["summary"]
     assert "timing: Timing constraints are not met." in vivado.format_report(rep)
+
+
+def test_a_missing_report_of_the_stage_is_named(tmp_path):
+    d = tmp_path / "output_main" / "reports"
+    d.mkdir(parents=True)
+    shutil.copyfile(rpt(CONSTANTS, "post_route", "util"), d / "main_post_route_util.rpt")
+    rep = vivado.load_report(tmp_path, {"project_name": "main", "part": "xczu3eg-sbva484-1-e"})
+    text = vivado.format_report(rep)
+    assert text.startswith("Vivado 2021.2, post-route (report_utilization; device xczu3eg-sbva484-1-e):")
+    assert "  LUT                    0      70,560    0.0%" in text
+    assert text.endswith("  timing: no main_post_route_timing.rpt\n")

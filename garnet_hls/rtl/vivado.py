@@ -62,10 +62,8 @@ def _read(parse, path):
         return None, None
     try:
         return parse(path), None
-    except UserError as e:
+    except UserError as e:  # truncated, or another kind of file (undecodable bytes are replaced on reading)
         return None, str(e)
-    except UnicodeDecodeError as e:  # pragma: no cover - _read_text replaces undecodable bytes
-        return None, f"{path}: unreadable ({e})"
 
 
 def load_report(project, meta: dict) -> dict | None:
@@ -162,7 +160,7 @@ def format_report(rep: dict) -> str:
     elif rep["utilization_error"]:
         lines.append(f"  utilization: unreadable: {rep['utilization_error']}")
     elif rep["files"]["util"] is None:
-        lines.append(f"  utilization: no {rep['stage'].replace('-', '_')}_util.rpt")
+        lines.append(f"  utilization: no {rep['project_name']}_{rep['stage'].replace('-', '_')}_util.rpt")
 
     if timing is not None:
         verdict = timing.verdict or "no verdict in the report"
@@ -190,7 +188,7 @@ def format_report(rep: dict) -> str:
     elif rep["timing_error"]:
         lines.append(f"  timing: unreadable: {rep['timing_error']}")
     elif rep["files"]["timing"] is None:
-        lines.append(f"  timing: no {rep['stage'].replace('-', '_')}_timing.rpt")
+        lines.append(f"  timing: no {rep['project_name']}_{rep['stage'].replace('-', '_')}_timing.rpt")
     return "\n".join(lines) + "\n"
 
 
