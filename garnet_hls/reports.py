@@ -9,11 +9,15 @@ Formats understood (all checked against real tool output, see ``tests/test_repor
   layout (timing, latency, per-instance latency and resources, loops, utilisation incl. SLR rows)
   and Vitis' ``== Synthesis Summary Report of`` layout (``csynth.rpt``).
 * Co-simulation reports (``<top>_cosim.rpt``), old and Vitis layout.
-* Vivado ``report_utilization`` output (hls4ml's ``vivado_synth.rpt``), 7-series "Slice" and
-  UltraScale "CLB" naming.
+* Vivado ``report_utilization`` output (hls4ml's ``vivado_synth.rpt``; da4ml's
+  ``<name>_post_synth_util.rpt`` / ``<name>_post_route_util.rpt``), 7-series "Slice" and UltraScale
+  "CLB" naming.
+* Vivado ``report_timing_summary`` output (da4ml's ``<name>_post_route_timing.rpt``): WNS/TNS,
+  WHS/THS, Vivado's verdict and the clocks.
 
 Everything numeric is read from the files; the only derived numbers are utilisation percentages
-(used / available) and, where a report gives no absolute latency, cycles x target clock.
+(used / available), where a report gives no absolute latency, cycles x target clock, and the clock a
+routed design would just meet, 1000 / (period - WNS) MHz.
 """
 
 from __future__ import annotations
@@ -246,6 +250,74 @@ class UtilizationReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["summary"] = {k: e.to_dict() for k, e in self.summary().items()}
+        return d
+
+
+@dataclass
+class ClockEntry:
+    """One row of the Clock Summary of ``report_timing_summary``."""
+
+    name: str
+    waveform: str | None = None
+    period_ns: float | None = None
+    frequency_mhz: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TimingSummaryReport:
+    """Vivado ``report_timing_summary``: the Design Timing Summary row, its verdict and the clocks.
+
+    Every field is read from the file ("NA" -> None). The one derived figure is :meth:`fmax_mhz`.
+    """
+
+    source: str
+    tool_version: str | None = None
+    date: str | None = None
+    design: str | None = None
+    device: str | None = None
+    design_state: str | None = None
+    wns_ns: float | None = None  # worst setup slack
+    tns_ns: float | None = None
+    tns_failing_endpoints: int | None = None
+    tns_total_endpoints: int | None = None
+    whs_ns: float | None = None  # worst hold slack
+    ths_ns: float | None = None
+    ths_failing_endpoints: int | None = None
+    ths_total_endpoints: int | None = None
+    wpws_ns: float | None = None  # worst pulse-width slack
+    tpws_ns: float | None = None
+    verdict: str | None = None  # Vivado's sentence under the table, e.g. "Timing constraints are not met."
+    clocks: list[ClockEntry] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool | None:
+        """Vivado's verdict: True ("... are met"), False ("... are not met"), None (no constraints / absent)."""
+        v = (self.verdict or "").lower()
+        if "not met" in v:
+            return False
+        if "are met" in v:
+            return True
+        return None
+
+    @property
+    def clock(self) -> ClockEntry | None:
+        """The design's clock when there is exactly one (da4ml's projects have one)."""
+        return self.clocks[0] if len(self.clocks) == 1 else None
+
+    def fmax_mhz(self) -> float | None:
+        """1000 / (period - WNS): the clock the routed paths would just meet. Needs one clock and a WNS."""
+        clk = self.clock
+        if clk is None or clk.period_ns is None or self.wns_ns is None or clk.period_ns - self.wns_ns <= 0:
+            return None
+        return 1000.0 / (clk.period_ns - self.wns_ns)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["met"] = self.met
+        d["fmax_mhz_derived"] = self.fmax_mhz()
         return d
 
 
@@ -945,15 +1017,29 @@ def parse_cosim_rpt(path: str | Path) -> CosimReport:
 # ----------------------------------------------------------------------------------------------
 
 
+_VIVADO_HEADER = {"Tool Version": "tool_version", "Date": "date", "Design": "design", "Device": "device",
+                  "Design State": "design_state"}
+
+
+def _vivado_header(lines: list[str], rep) -> None:
+    """The "| Tool Version : ..." block at the top of every Vivado text report."""
+    for line in lines[:30]:
+        m = re.match(r"^\|\s*([A-Za-z ]+?)\s*:\s*(.*?)\s*$", line)
+        if m and m.group(1) in _VIVADO_HEADER:
+            setattr(rep, _VIVADO_HEADER[m.group(1)], m.group(2))
+
+
+def vivado_version(tool_version: str | None) -> str | None:
+    """'Vivado v.2021.2 (lin64) Build 3367213 ...' -> '2021.2'."""
+    m = re.search(r"v\.?\s*(\d{4}\.\d+(?:\.\d+)?)", tool_version or "")
+    return m.group(1) if m else None
+
+
 def parse_utilization_rpt(path: str | Path) -> UtilizationReport:
     path = Path(path)
     lines = _read_text(path).splitlines()
     rep = UtilizationReport(source=str(path))
-    keys = {"Tool Version": "tool_version", "Date": "date", "Design": "design", "Device": "device", "Design State": "design_state"}
-    for line in lines[:30]:
-        m = re.match(r"^\|\s*([A-Za-z ]+?)\s*:\s*(.*?)\s*$", line)
-        if m and m.group(1) in keys:
-            setattr(rep, keys[m.group(1)], m.group(2))
+    _vivado_header(lines, rep)
     i = 0
     while i < len(lines):
         if not lines[i].strip().startswith("+-"):
@@ -977,6 +1063,80 @@ def parse_utilization_rpt(path: str | Path) -> UtilizationReport:
             )
     if not rep.entries:
         raise UserError(f"{path}: not a Vivado utilization report (no 'Site Type' table)")
+    return rep
+
+
+# ----------------------------------------------------------------------------------------------
+# Vivado report_timing_summary
+# ----------------------------------------------------------------------------------------------
+
+_TIMING_FIELDS = {
+    "WNS(ns)": ("wns_ns", float), "TNS(ns)": ("tns_ns", float),
+    "TNS Failing Endpoints": ("tns_failing_endpoints", int), "TNS Total Endpoints": ("tns_total_endpoints", int),
+    "WHS(ns)": ("whs_ns", float), "THS(ns)": ("ths_ns", float),
+    "THS Failing Endpoints": ("ths_failing_endpoints", int), "THS Total Endpoints": ("ths_total_endpoints", int),
+    "WPWS(ns)": ("wpws_ns", float), "TPWS(ns)": ("tpws_ns", float),
+}
+_CLOCK_ROW = re.compile(r"^\s*(\S+)\s+(\{[^}]*\})\s+(\S+)\s+(\S+)\s*$")
+
+
+def _section(lines: list[str], title: str) -> int | None:
+    """Index of the line after a "| Title" banner, or None."""
+    for i, line in enumerate(lines):
+        if line.strip() == f"| {title}":
+            return i + 1
+    return None
+
+
+def _typed(text: str, kind) -> float | int | None:
+    try:
+        return kind(text)
+    except ValueError:  # "NA": no paths of that kind
+        return None
+
+
+def parse_timing_summary_rpt(path: str | Path) -> TimingSummaryReport:
+    """Vivado ``report_timing_summary`` text output: the Design Timing Summary row (WNS, TNS, WHS, THS,
+    WPWS, TPWS and endpoint counts), the sentence under it, and the Clock Summary table."""
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    rep = TimingSummaryReport(source=str(path))
+    _vivado_header(lines, rep)
+    start = _section(lines, "Design Timing Summary")
+    values = None
+    if start is not None:
+        for i in range(start, min(start + 12, len(lines))):
+            if "WNS(ns)" in lines[i]:
+                names = re.split(r"\s{2,}", lines[i].strip())
+                rows = [ln for ln in lines[i + 1 : i + 6] if ln.strip() and set(ln.strip()) - {"-", " "}]
+                cells = rows[0].split() if rows else []
+                if len(cells) == len(names):
+                    values = dict(zip(names, cells))
+                    after = lines[i + 1 :].index(rows[0]) + i + 2
+                    verdict = next((ln.strip() for ln in lines[after : after + 6] if ln.strip()), "")
+                    if not verdict.startswith(("|", "---")):
+                        rep.verdict = verdict
+                break
+    if values is None:
+        raise UserError(f"{path}: not a Vivado timing summary report (no readable 'Design Timing Summary' table)")
+    for name, text in values.items():
+        if name in _TIMING_FIELDS:
+            attr, kind = _TIMING_FIELDS[name]
+            setattr(rep, attr, _typed(text, kind))
+    start = _section(lines, "Clock Summary")
+    if start is not None:
+        i = start
+        while i < len(lines) and not lines[i].startswith("Clock "):  # the table header
+            if lines[i].startswith("| ") and not lines[i].startswith("| -"):  # the next section: no clock table
+                break
+            i += 1
+        if i < len(lines) and lines[i].startswith("Clock "):
+            for line in lines[i + 2 :]:
+                m = _CLOCK_ROW.match(line)
+                if not m:
+                    break
+                rep.clocks.append(ClockEntry(m.group(1), m.group(2), _typed(m.group(3), float),
+                                             _typed(m.group(4), float)))
     return rep
 
 
@@ -1482,7 +1642,8 @@ def write_html(report: ProjectReport, path: str | Path) -> None:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("report", help="summarise the HLS / cosim / Vivado reports of a project")
-    p.add_argument("project", help="hls4ml project directory (or a directory holding report files)")
+    p.add_argument("project", help="hls4ml project directory (or a directory holding report files), or an RTL "
+                                   "project (its Yosys report and Vivado's own reports)")
     p.add_argument("--json", metavar="FILE", help="also write the parsed reports as JSON")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with plots")
     p.add_argument("--estimate", action="store_true",
@@ -1496,15 +1657,9 @@ def run_report(args) -> int:
     for opt in ("json", "html"):
         if getattr(args, opt, None):
             check_output_file(getattr(args, opt), f"--{opt} output")
-    from garnet_hls.rtl.yosys import format_report, load_report as load_yosys
-
-    yosys = load_yosys(args.project)  # an RTL project synthesized by `garnet-hls synth --tool yosys`
-    if yosys is not None:
-        print(format_report(yosys), end="")
-        if getattr(args, "json", None):
-            write_output(args.json, json.dumps(yosys, indent=2) + "\n", "--json output")
-        if not (Path(args.project) / "vivado_synth.rpt").is_file():
-            return 0
+    meta = _rtl_meta(args.project)
+    if meta is not None:
+        return _run_rtl_report(args, meta)
     report = load_report(args.project)
     if getattr(args, "estimate", False):
         from garnet_hls import estimate
@@ -1524,4 +1679,50 @@ def run_report(args) -> int:
         write_json(report, args.json)
     if getattr(args, "html", None):
         write_html(report, args.html)
+    return 0
+
+
+def _rtl_meta(project) -> dict | None:
+    """The metadata of an RTL project (``convert --backend RTL``), else None (an hls4ml project, or a folder
+    of report files)."""
+    p = Path(project) / "garnet_project.json"
+    if not p.is_file():
+        return None
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict) or meta.get("backend") != "RTL":
+        return None
+    from garnet_hls.csim import read_meta
+
+    return read_meta(project)  # checks it
+
+
+def _run_rtl_report(args, meta: dict) -> int:
+    """An RTL project: our Yosys report (``synth --tool yosys``) and Vivado's own reports (da4ml's
+    ``build_vivado_prj.tcl``), each in its own labelled section."""
+    from garnet_hls.paths import write_output
+    from garnet_hls.rtl import vivado
+    from garnet_hls.rtl.yosys import format_report, load_report as load_yosys
+
+    for opt in ("html", "estimate"):
+        if getattr(args, opt, None):
+            raise UserError(f"--{opt} is for hls4ml projects; {args.project} is an RTL project "
+                            "(report prints its Yosys and Vivado reports)")
+    yosys = load_yosys(args.project)
+    viv = vivado.load_report(args.project, meta)
+    if yosys is None and viv is None:
+        name = meta["project_name"]
+        raise UserError(f"no synthesis reports in {args.project}: run garnet-hls synth {args.project} --tool yosys, "
+                        f"or Vivado (vivado -mode batch -source build_vivado_prj.tcl in the project), which writes "
+                        f"output_{name}/reports/{name}_post_route_util.rpt and _timing.rpt")
+    if yosys is not None:
+        print(format_report(yosys), end="")
+    if viv is not None:
+        print(vivado.format_report(viv), end="")
+    if getattr(args, "json", None):
+        doc = {"backend": "RTL", "project_dir": str(args.project), "project_name": meta["project_name"],
+               "yosys": yosys, "vivado": vivado.to_json(viv) if viv is not None else None}
+        write_output(args.json, json.dumps(doc, indent=2) + "\n", "--json output")
     return 0

@@ -145,3 +145,89 @@ def test_sweep_point_on_the_rtl_backend_with_yosys(rtl_project, tmp_path):
     meta = json.loads((tmp_path / "point" / "project" / "garnet_project.json").read_text())
     assert syn["latency_cycles"] == meta["latency_cycles"]
     assert 0.0 <= res["physics"]["auc"] <= 1.0 and res["physics"]["energy_response"] > 0  # from the RTL outputs
+
+
+VIVADO_REPORTS = __import__("pathlib").Path(__file__).resolve().parent / "data" / "vivado-rtl-reports"
+
+
+def _copy_project(prj, dest):
+    """The session's RTL project without its build products (Verilator's sim objects, Yosys' synth/)."""
+    import shutil
+
+    shutil.copytree(prj, dest, ignore=shutil.ignore_patterns("obj_dir", "*.so", "synth"))
+    return json.loads((dest / "garnet_project.json").read_text())["project_name"]
+
+
+def _add_vivado_reports(dest, name, source, stages=("post_route", "post_synth")):
+    """Real Vivado reports (of design 'main', tests/data/vivado-rtl-reports) put where da4ml's
+    build_vivado_prj.tcl writes them for this project: output_<name>/reports/<name>_<stage>_<kind>.rpt."""
+    import shutil
+
+    d = dest / f"output_{name}" / "reports"
+    d.mkdir(parents=True)
+    for stage in stages:
+        for kind in ("util", "timing"):
+            src = VIVADO_REPORTS / source / "output_main" / "reports" / f"main_{stage}_{kind}.rpt"
+            if src.is_file():
+                shutil.copyfile(src, d / f"{name}_{stage}_{kind}.rpt")
+    return d
+
+
+def test_report_reads_vivados_own_reports(rtl_project, tmp_path, capsys):
+    _, _, prj, _, _ = rtl_project
+    dest = tmp_path / "prj"
+    name = _copy_project(prj, dest)
+    _add_vivado_reports(dest, name, "lakeroad-binary-operators")
+    meta = json.loads((dest / "garnet_project.json").read_text())
+    capsys.readouterr()
+    assert main(["report", str(dest), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "Vivado 2021.2, post-route (report_utilization, report_timing_summary; device xczu3eg-sbva484-1-e):"
+    assert "  (post-synth reports are also there; the latest stage is shown)" in lines
+    # the test reports are of another design on another part: the report says so
+    assert f"is a report of design 'main', not of this project's top '{name}'" in out
+    assert f"the reports are for device xczu3eg-sbva484-1-e, the project was converted for {meta['part']}" in out
+    assert "  LUT                  493      70,560    0.7%" in lines and "  CARRY8                18       8,820    0.2%" in lines
+    assert "  setup: WNS 2.221 ns, TNS 0.000 ns, 0 of 899 endpoints failing" in lines
+    assert "  fmax 359.8 MHz (derived: 1000 / (period 5.000 ns - WNS 2.221 ns))" in lines
+    n = meta["latency_cycles"]
+    assert f"Pipeline (exact, from the RTL): {n} cycles, interval 1: {n * 5.0:g} ns at the constrained" in out
+    assert "Yosys" not in out  # no synth/yosys_report.json in this copy
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["backend"] == "RTL" and doc["yosys"] is None
+    v = doc["vivado"]
+    assert v["version"] == "2021.2" and v["stage"] == "post-route"
+    assert v["summary"]["LUT"]["used"] == 493 and v["summary"]["FF"]["available"] == 141120
+    assert v["timing"]["wns_ns"] == 2.221 and v["timing"]["met"] is True
+
+
+def test_report_of_an_rtl_project_with_a_broken_vivado_report(rtl_project, tmp_path, capsys):
+    _, _, prj, _, _ = rtl_project
+    dest = tmp_path / "prj"
+    name = _copy_project(prj, dest)
+    d = _add_vivado_reports(dest, name, "lakeroad-inlining", stages=("post_route",))
+    timing = d / f"{name}_post_route_timing.rpt"
+    timing.write_bytes(timing.read_bytes()[:3000])  # Vivado killed while writing it
+    capsys.readouterr()
+    assert main(["report", str(dest)]) == 0
+    out = capsys.readouterr().out
+    assert "  LUT                  753      70,560    1.1%" in out  # the utilization report is whole
+    assert f"  timing: unreadable: {timing}: not a Vivado timing summary report" in out
+    assert "Traceback" not in out and "fmax" not in out
+    (d / f"{name}_post_route_util.rpt").write_bytes(b"\x00\xff garbage")
+    assert main(["report", str(dest)]) == 0
+    assert "  utilization: unreadable: " in capsys.readouterr().out
+
+
+def test_report_of_an_rtl_project_without_reports(rtl_project, tmp_path, capsys):
+    _, _, prj, _, _ = rtl_project
+    dest = tmp_path / "prj"
+    _copy_project(prj, dest)
+    capsys.readouterr()
+    assert main(["report", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("garnet-hls: error: no synthesis reports in ") and err.count("\n") == 1
+    assert "build_vivado_prj.tcl" in err and "--tool yosys" in err
+    assert main(["report", str(dest), "--html", str(tmp_path / "r.html")]) == 1
+    assert "--html is for hls4ml projects" in capsys.readouterr().err
