@@ -111,14 +111,25 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def draw_case(seed: int, index: int) -> dict:
-    """The architecture and settings of case ``index`` of the run with ``seed``: a JSON-able dict."""
-    rng = np.random.default_rng([seed, index])
-    V = int(rng.choice([5, 8, 16, 20, 32, 50, 64, 100, 128])) if rng.random() < 0.6 else int(rng.integers(5, 129))
+def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
+    """The architecture and settings of case ``index`` of the run with ``seed``: a JSON-able dict.
+
+    ``backend="rtl"`` draws from the same generator with what the RTL backend takes: V <= 32 (the trace is
+    fully parallel, GravNet O(V^2)), no float layers (refused by design), no reuse factor. Its random stream
+    is another one (``[seed, index, 7]``), so the HLS cases of a seed stay what they were.
+    """
+    rtl = backend.lower() == "rtl"
+    rng = np.random.default_rng([seed, index, 7] if rtl else [seed, index])
+    if rtl:
+        V = int(rng.choice([4, 5, 8, 12, 16, 20, 32])) if rng.random() < 0.6 else int(rng.integers(3, 33))
+    else:
+        V = int(rng.choice([5, 8, 16, 20, 32, 50, 64, 100, 128])) if rng.random() < 0.6 else int(rng.integers(5, 129))
     n_graph = int(rng.choice([1, 1, 1, 2, 2, 3]))
     graph = [_graph_layer(rng, V, last=(i == n_graph - 1), first=(i == 0)) for i in range(n_graph)]
     # float layers now and then: such a model must be labelled not bit-exact, never silently wrong
     float_kind = str(rng.choice(["graph", "dense", "activation"])) if rng.random() < 0.12 else None
+    if rtl:
+        float_kind = None
     if float_kind == "graph":
         graph[int(rng.integers(0, n_graph))]["float"] = True
     head = []
@@ -138,6 +149,9 @@ def draw_case(seed: int, index: int) -> dict:
         head.insert(int(rng.integers(0, len(head) + 1)), {"kind": "Dense", "units": int(rng.integers(1, 9))})
     elif float_kind == "activation":
         head.append({"kind": "Activation", "activation": "relu"})
+    if rtl:  # fully parallel: no reuse factor
+        return {"seed": seed, "index": index, "V": V, "reuse_factor": 1, "graph": graph, "head": head,
+                "model_level_reuse": False, "backend": "RTL"}
     R = int(rng.choice(_divisors(V)))
     return {"seed": seed, "index": index, "V": V, "reuse_factor": R, "graph": graph, "head": head,
             "model_level_reuse": bool(rng.random() < 0.3), "backend": "Vitis" if rng.random() < 0.2 else "Vivado"}
@@ -292,7 +306,9 @@ class CaseResult:
 
 
 def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseResult:
-    """Convert, C-simulate and compare one case."""
+    """Convert, C-simulate and compare one case (an RTL case: trace, emulate and compare)."""
+    if case.get("backend") == "RTL":
+        return run_rtl_case(case, n_events)
     from garnet_hls.compare import compare
     from garnet_hls.convert import META_FILE, convert
     from garnet_hls.csim import CSim
@@ -339,25 +355,138 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
     return res
 
 
+RTL_LATENCY_CUTOFF = 5.0  # as `convert --backend RTL` schedules at the default 5 ns clock
+
+
+def keras_reference(model, data: dict) -> list:
+    """The float64 Keras model's outputs on ``data``, its features rounded to the first graph layer's input
+    type first, as the RTL's input port carries them (the layer rounds them again: no change)."""
+    from garnet_hls.compare import keras_float64, keras_float64_clone
+    from garnet_hls.quant import quantize_np
+
+    t = model.get_layer("graph0").types["input"]
+    xq = quantize_np(np.asarray(data["features"], dtype=np.float64), t)
+    with keras_float64():
+        m64 = keras_float64_clone(model)
+        out = m64.predict([xq, data["nvtx"]], verbose=0, batch_size=256)
+    return out if isinstance(out, list) else [out]
+
+
+def _rtl_compare(rt, model, data):
+    """(smallest identical fraction over the outputs, max difference in LSBs of the output wires)."""
+    from garnet_hls.rtl.model import emulate
+
+    got = emulate(rt, data)
+    ref = keras_reference(model, data)
+    steps = np.asarray([q[2] for q in rt.comb.out_qint], dtype=np.float64) if rt.comb.out_qint else None
+    ident, max_lsb, off = 1.0, 0.0, 0
+    for g, r in zip(got, ref):
+        g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
+        r = np.asarray(r, dtype=np.float64).reshape(g.shape)
+        same = g == r
+        ident = min(ident, float(same.mean()) if same.size else 1.0)
+        diff = np.abs(g - r)
+        if diff.size and diff.max() > 0:
+            st = steps[off:off + g.shape[1]] if steps is not None else np.ones(g.shape[1])
+            st = np.where(st > 0, st, 1.0)
+            max_lsb = max(max_lsb, float((diff / st).max()))
+        off += g.shape[1]
+    return ident, max_lsb
+
+
+def rtl_divergence(model, data) -> str:
+    """The first layer (in model order) whose traced output differs from the Keras layer's, with its
+    agreement: each prefix of the model is traced and emulated on its own."""
+    import tf_keras as keras
+
+    from garnet_hls.rtl.model import trace_model
+
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        sub = keras.Model(model.inputs, layer.output)
+        rt = trace_model(sub, latency_cutoff=RTL_LATENCY_CUTOFF)
+        ident, _ = _rtl_compare(rt, sub, data)
+        if ident < 1.0:
+            return f"{layer.name} ({100 * ident:.2f}%)"
+    return ""
+
+
+def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
+    """Trace one case for the RTL backend (``latency_cutoff=5``), run da4ml's bit-exact emulator of the
+    traced logic and compare it with the float64 Keras model bit for bit. A UserError of the trace is a
+    refusal; anything else that goes wrong, or any differing value, is a failure."""
+    from garnet_hls.errors import UserError
+    from garnet_hls.rtl.model import trace_model
+
+    t0 = time.time()
+    res = CaseResult(case, "ERROR")
+    try:
+        import tf_keras as keras
+
+        keras.backend.clear_session()
+        model = build_model(case)
+        try:
+            rt = trace_model(model, latency_cutoff=RTL_LATENCY_CUTOFF)
+        except UserError as e:
+            res.status, res.message = "refused", str(e)
+            return res
+        res.labelled_exact = True  # the RTL backend labels every model it traces bit-exact
+        first = model.get_layer("graph0")
+        data = make_events(case, n_events, first.types.get("input"))
+        res.n_events = len(data["features"])
+        res.identical, res.max_lsb = _rtl_compare(rt, model, data)
+        if res.identical == 1.0:
+            res.status = "ok"
+        else:
+            res.status = "FAIL"
+            res.divergence = rtl_divergence(model, data)
+    except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
+        res.status, res.message = "ERROR", f"{type(e).__name__}: {e}"
+        res.message += "\n" + traceback.format_exc(limit=6)
+    finally:
+        res.seconds = time.time() - t0
+    return res
+
+
 # ------------------------------------------------------------------------------------------------
 # The table
 # ------------------------------------------------------------------------------------------------
-def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float) -> str:
+def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float, backend: str = "hls",
+             command: str | None = None) -> str:
     n = len(results)
     exact = [r for r in results if r.labelled_exact]
     identical = [r for r in exact if r.status == "ok"]
     flagged = [r for r in results if r.status == "flagged"]
     refused = [r for r in results if r.status == "refused"]
     failed = [r for r in results if r.failed]
-    lines = [
-        "# Randomized architectures: C simulation vs Keras",
-        "",
-        f"`python -m garnet_hls.fuzz -n {n} --seed {seed} --events {n_events}` (`make fuzz N={n}`), "
-        f"{elapsed / 60:.1f} min on this machine. Each case: convert, default C simulation (the synthesized code), "
-        "compare bit for bit with the float64 Keras model on edge-case + calorimeter events.",
-        "",
+    if backend == "rtl":
+        cmd = command or f"python -m garnet_hls.fuzz --backend rtl -n {n} --seed {seed} --events {n_events}"
+        intro = [
+            "# Randomized architectures: RTL (da4ml emulator) vs Keras",
+            "",
+            f"`{cmd}` (`make fuzz BACKEND=rtl N={n}`), {elapsed / 60:.1f} min on this machine. Each case: trace "
+            f"the model for the RTL backend (`trace_model(model, latency_cutoff={RTL_LATENCY_CUTOFF:g})`), run "
+            "da4ml's bit-exact emulator of the traced logic (the logic the Verilog is written from) and compare "
+            "bit for bit with the float64 Keras model on edge-case + calorimeter events (features rounded to the "
+            "first graph layer's input type, as the RTL port carries them). On a mismatch, each prefix of the "
+            "model is traced on its own and the first differing layer is named.",
+            "",
+        ]
+    else:
+        cmd = command or f"python -m garnet_hls.fuzz -n {n} --seed {seed} --events {n_events}"
+        intro = [
+            "# Randomized architectures: C simulation vs Keras",
+            "",
+            f"`{cmd}` (`make fuzz N={n}`), "
+            f"{elapsed / 60:.1f} min on this machine. Each case: convert, default C simulation (the synthesized code), "
+            "compare bit for bit with the float64 Keras model on edge-case + calorimeter events.",
+            "",
+        ]
+    lines = intro + [
         f"* cases: {n}",
-        f"* labelled bit-exact by the converter: {len(exact)}, of which 100% identical: {len(identical)}",
+        f"* labelled bit-exact by the {'RTL trace' if backend == 'rtl' else 'converter'}: {len(exact)}, "
+        f"of which 100% identical: {len(identical)}",
         f"* labelled not bit-exact (reason printed at conversion): {len(flagged)}",
         f"* refused by the converter (one-line error): {len(refused)}",
         f"* failures (labelled exact but different, or a crash): {len(failed)}",
@@ -398,6 +527,9 @@ def main(argv=None) -> int:
     p.add_argument("--events", type=int, default=400, help="events per case (default 400)")
     p.add_argument("-o", "--output", help="write the markdown table here (and a .json next to it)")
     p.add_argument("--keep", help="keep the projects in this directory")
+    p.add_argument("--backend", choices=["hls", "rtl"], default="hls",
+                   help="hls: convert and C-simulate (default); rtl: trace for the RTL backend and run da4ml's "
+                        "emulator of the traced logic")
     args = p.parse_args(argv)
     import garnet_hls  # noqa: F401
 
@@ -405,7 +537,7 @@ def main(argv=None) -> int:
     results = []
     t0 = time.time()
     for i in indices:
-        case = draw_case(args.seed, i)
+        case = draw_case(args.seed, i, args.backend)
         r = run_case(case, args.events, workdir=args.keep, keep=bool(args.keep))
         results.append(r)
         ident = f"{100 * r.identical:.2f}%" if r.identical is not None else "-"
@@ -414,7 +546,8 @@ def main(argv=None) -> int:
         if r.failed or r.status == "refused":
             print("    " + (r.message or r.divergence).replace("\n", "\n    "), flush=True)
         if args.output:
-            _write(args.output, results, args.seed, args.events, time.time() - t0)
+            _write(args.output, results, args.seed, args.events, time.time() - t0, args.backend,
+                   _command(argv))
     failed = [r for r in results if r.failed]
     n_exact = sum(1 for r in results if r.labelled_exact)
     print(f"{len(results)} cases: {n_exact} labelled bit-exact, {sum(r.status == 'ok' for r in results)} of them "
@@ -423,10 +556,15 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-def _write(path, results, seed, n_events, elapsed):
+def _command(argv) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(["python -m garnet_hls.fuzz", *args])
+
+
+def _write(path, results, seed, n_events, elapsed, backend="hls", command=None):
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown(results, seed, n_events, elapsed))
+    out.write_text(markdown(results, seed, n_events, elapsed, backend, command))
     rows = [{"case": r.case, "status": r.status, "labelled_exact": r.labelled_exact, "identical": r.identical,
              "max_lsb": r.max_lsb, "n_events": r.n_events, "reasons": r.reasons, "message": r.message,
              "divergence": r.divergence, "seconds": round(r.seconds, 1)} for r in results]
