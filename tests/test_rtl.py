@@ -181,6 +181,11 @@ QUANT_CASES = [  # (input type, output type): rounding, saturation both ways, un
     ("quantized_bits(8,6,alpha=1)", "quantized_bits(6,0,alpha=1)"),
     ("quantized_bits(12,2,alpha=1)", "quantized_bits(12,5,alpha=1)"),
     ("quantized_bits(10,4,keep_negative=0,alpha=1)", "quantized_bits(6,2,alpha=1)"),
+    # the whole input range inside one or two output steps (found by the RTL fuzzer, seed 2026 case 86:
+    # a GarNetStack feature quantizer quantized_bits(6,4) on a small sum): the rounded value is 0 or one LSB
+    ("quantized_bits(8,0,alpha=1)", "quantized_bits(6,4,alpha=1)"),
+    ("quantized_bits(8,0,keep_negative=0,alpha=1)", "quantized_bits(6,4,alpha=1)"),
+    ("quantized_bits(8,-2,alpha=1)", "quantized_bits(4,4,alpha=1)"),
 ]
 
 

@@ -133,7 +133,10 @@ def _round_half_even(u, grid: float):
     bit = u.quantize(0, -fg + 1, fg, "WRAP", "TRN")  # the bit of weight `grid`: 0 or grid
     u = (u + bit * (ulp / grid)) + (grid / 2 - ulp)
     uk, ui, _ = u.kif
-    return u.quantize(uk, ui, fg, "WRAP", "TRN")  # exact truncation onto the grid
+    # exact truncation onto the grid. The integer bits must hold the grid step itself: a range inside
+    # (-grid, grid) (a value smaller than one output LSB) truncates to -grid or 0, and with fewer integer
+    # bits than log2(grid) da4ml's WRAP folds -grid onto 0
+    return u.quantize(uk, max(int(ui), -fg), fg, "WRAP", "TRN")
 
 
 def quantize(x, t: FixedType | None):
