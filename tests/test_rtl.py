@@ -245,3 +245,65 @@ def test_variable_products_fill_whole_pipeline_stages():
     assert n_mul > 0
     # V x A x G aggregation products (+ output products) of both blocks and the nvtx-reciprocal scalings
     assert dsp_count(rt.comb) >= n_mul
+
+
+def _wide_relu_model(act):
+    """GarNet > QDense with 11-bit weights > QActivation: the QDense sum has more than 24 significant bits."""
+    from qkeras import QActivation, QDense
+
+    from garnet_hls.layers import GarNet
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(2, 4, 3, quantized=True, name="garnet")([x, n])  # 16-bit outputs
+    q11 = "quantized_bits(11,0,alpha=1)"
+    h = QDense(8, kernel_quantizer=q11, bias_quantizer=q11, name="dense")(h)
+    h = QActivation(act, name="act")(h)
+    return keras.Model([x, n], h)
+
+
+def test_quantized_relu_on_a_wide_sum_is_labelled_not_bit_exact(tmp_path, capsys):
+    """Found by the RTL fuzzer (seed 2026, case 18: ... > QDense > QAct(quantized_relu(15,2))): QKeras'
+    quantized_relu rounds a float32 copy of its input, so the float64 Keras model rounds some 25+-bit sums
+    differently from the exact trace; the RTL backend labelled the model bit-exact. It is now labelled (trace,
+    project metadata, one warning), as the HLS converter labels it; the exact alternative is not, and is
+    bit-exact."""
+    from garnet_hls.convert import convert
+
+    model = _wide_relu_model("quantized_relu(16,6)")
+    rt = trace_model(model, latency_cutoff=5.0)
+    assert [e["layer"] for e in rt.not_bit_exact] == ["act"]
+    assert "float32" in rt.not_bit_exact[0]["reason"]
+    assert "quantized_bits(16,6,keep_negative=0,alpha=1)" in rt.not_bit_exact[0]["reason"]
+    prj = convert(None, None, tmp_path / "prj", overrides={"Backend": "RTL"}, model=model)
+    import json
+
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    assert meta["bit_exact"] is False and [e["layer"] for e in meta["not_bit_exact"]] == ["act"]
+    err = capsys.readouterr().err
+    assert err.count("warning: layer 'act' is not bit-exact") == 1
+    # the same function without the float32 cast: labelled exact, and it is
+    exact = _wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)")
+    rt = assert_bit_exact(exact, edge_events(8, 3, n=120, seed=9))
+    assert rt.not_bit_exact == []
+
+
+def test_dense_sum_wider_than_float64_is_labelled_not_bit_exact():
+    """Keras sums a QDense in float64: beyond 53 significant bits it rounds, the trace does not."""
+    from qkeras import QDense
+
+    from garnet_hls.layers import GarNet
+
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    g = GarNet(2, 4, 3, quantized=True, output_quantizer="quantized_bits(24,5,alpha=1)", name="garnet")([x, n])
+    q = "quantized_bits(32,0,alpha=1)"
+    h = QDense(2, kernel_quantizer=q, bias_quantizer=q, name="dense")(g)
+    rt = trace_model(keras.Model([x, n], h))
+    assert [e["layer"] for e in rt.not_bit_exact] == ["dense"]
+    assert "float64" in rt.not_bit_exact[0]["reason"] and "53" in rt.not_bit_exact[0]["reason"]
+    # 8-bit weights on the same 24-bit outputs: 35 bits, exact
+    h = QDense(2, kernel_quantizer="quantized_bits(8,0,alpha=1)", bias_quantizer="quantized_bits(8,0,alpha=1)",
+               name="dense8")(g)
+    assert trace_model(keras.Model([x, n], h)).not_bit_exact == []

@@ -26,6 +26,9 @@ class RTLTrace:
     outputs: list = field(default_factory=list)  # [{"keras_name", "shape"}]
     n_vertices: int = 0
     input_vars: object = None  # the flat da4ml input variables (to trace intermediate values)
+    # layers where the float64 Keras model itself rounds where the exact trace does not:
+    # [{"layer", "reason"}] (dense.activation_reason / dense.dense_reason); empty: bit-exact
+    not_bit_exact: list = field(default_factory=list)
 
 
 def _tensor_key(t):
@@ -72,6 +75,7 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     V = graph_layers[0].n_vertices
 
     values = {}
+    not_exact = []
     in_vars, in_meta = [], []
     nvtx_var = None
     for t in model.inputs:
@@ -104,12 +108,17 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             y = mod.trace_layer(layer, x, n)
         else:
             x = values[_tensor_key(layer.input)]
+            reason = None
             if kind == "QDense":
                 y = D.trace_dense(layer, x)
+                reason = D.dense_reason(layer, x)
             elif kind == "QActivation":
                 y = D.trace_activation(layer, x)
+                reason = D.activation_reason(layer, x, layer.input.name.split("/")[0])
             else:  # Dropout
                 y = x
+            if reason:
+                not_exact.append({"layer": layer.name, "reason": reason})
         values[_tensor_key(layer.output)] = y
 
     out_vars, out_meta = [], []
@@ -121,7 +130,8 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     inp = np.concatenate([np.ravel(v._vars) for v in in_vars])
     out = np.concatenate([np.ravel(v._vars) for v in out_vars])
     comb = trace.comb_trace(inp, out)
-    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp)
+    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
+                    not_bit_exact=not_exact)
 
 
 def pack_inputs(rt_inputs: list, arrays: list) -> np.ndarray:

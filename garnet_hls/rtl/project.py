@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def convert_rtl(model, cfg: dict, output_dir=None, force=False, model_path=None)
     warning = fit_check(float(rt.comb.cost), part, force, dsps)
     if warning:
         print(warning)
+    for e in rt.not_bit_exact:  # as the HLS converter reports them
+        print(f"garnet-hls: warning: layer {e['layer']!r} is not bit-exact: {e['reason']}", file=sys.stderr)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -154,5 +157,6 @@ def project_meta(model, rt, name, part, clock, cutoff, stages, model_path) -> di
         "outputs": outputs,
         "traced": [],
         "layers": layers,
-        "bit_exact": True,
+        "bit_exact": not rt.not_bit_exact,
+        "not_bit_exact": list(rt.not_bit_exact),
     }
