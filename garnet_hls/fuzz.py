@@ -431,12 +431,15 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
         except UserError as e:
             res.status, res.message = "refused", str(e)
             return res
-        res.labelled_exact = True  # the RTL backend labels every model it traces bit-exact
+        res.labelled_exact = not rt.not_bit_exact  # what `convert --backend RTL` labels
+        res.reasons = [f"{e['layer']}: {e['reason']}" for e in rt.not_bit_exact]
         first = model.get_layer("graph0")
         data = make_events(case, n_events, first.types.get("input"))
         res.n_events = len(data["features"])
         res.identical, res.max_lsb = _rtl_compare(rt, model, data)
-        if res.identical == 1.0:
+        if not res.labelled_exact:
+            res.status = "flagged"
+        elif res.identical == 1.0:
             res.status = "ok"
         else:
             res.status = "FAIL"
