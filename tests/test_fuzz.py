@@ -298,3 +298,54 @@ def test_dense_sum_wider_than_float64_is_flagged(tmp_path, capsys):
     assert meta["bit_exact"] is False and [e["layer"] for e in meta["not_bit_exact"]] == ["dense"]
     assert "float64" in meta["not_bit_exact"][0]["reason"] and "53" in meta["not_bit_exact"][0]["reason"]
     assert "layer 'dense' is not bit-exact" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# RTL mode: the same generator, cases the RTL backend takes (quantized, V <= 32, fully parallel)
+# ------------------------------------------------------------------------------------------------
+def test_rtl_generator_draws_quantized_small_cases_over_every_option():
+    assert fuzz.draw_case(3, 17, "rtl") == fuzz.draw_case(3, 17, "rtl")
+    assert fuzz.draw_case(3, 17, "rtl") != fuzz.draw_case(3, 17)  # its own stream: HLS cases stay as they were
+    cases = [fuzz.draw_case(2026, i, "rtl") for i in range(200)]
+    seen = Counter()
+    for c in cases:
+        assert 3 <= c["V"] <= 32 and c["backend"] == "RTL" and c["reuse_factor"] == 1
+        assert not any(g.get("float") for g in c["graph"]) and {h["kind"] for h in c["head"]} <= {"QDense", "QActivation"}
+        for g in c["graph"]:
+            seen[g["kind"]] += 1
+            seen[f"collapse={g['collapse']}"] += 1
+            seen[f"act={g['output_activation']}"] += 1
+            if g["kind"] == "GravNet":
+                seen[f"distance={g['distance']}"] += 1
+                seen["k=V-1"] += g["n_neighbours"] == c["V"] - 1
+            else:
+                seen[f"simplified={g['simplified']}"] += 1
+        seen["chain"] += len(c["graph"]) > 1
+    wanted = ["GarNet", "GarNetStack", "GravNet", "chain", "collapse=None", "collapse=mean", "collapse=sum",
+              "collapse=max", "act=linear", "act=relu", "act=tanh", "simplified=True", "simplified=False",
+              "distance=l1", "distance=l2", "k=V-1"]
+    assert [w for w in wanted if not seen[w]] == []
+
+
+# Cases of `make fuzz BACKEND=rtl` (seed 2026) that failed before their fix: 86 (a GarNetStack feature
+# quantizer coarser than its sums' range: -LSB wrapped to 0) must be identical; 18 (quantized_relu on a
+# 25+-bit QDense sum: Keras rounds a float32 copy) must be labelled not bit-exact, naming the activation.
+RTL_FUZZ_CASES = [(2026, 86, "ok"), (2026, 18, "flagged")]
+
+
+@pytest.mark.parametrize("seed,index,status", RTL_FUZZ_CASES)
+def test_rtl_fuzz_case(seed, index, status):
+    r = fuzz.run_case(fuzz.draw_case(seed, index, "rtl"), n_events=150)
+    assert r.status == status, (r.status, r.message, r.divergence)
+    assert r.n_events == 150
+    if status == "ok":
+        assert r.labelled_exact and r.identical == 1.0 and r.max_lsb == 0.0
+    else:
+        assert not r.labelled_exact and [x.split(":")[0] for x in r.reasons] == ["act2"]
+
+
+def test_rtl_fuzz_table_names_the_command(tmp_path):
+    r = fuzz.run_case(fuzz.draw_case(2026, 1, "rtl"), n_events=40)
+    md = fuzz.markdown([r], 2026, 40, 1.0, "rtl")
+    assert "RTL (da4ml emulator) vs Keras" in md and "--backend rtl" in md
+    assert "| 2026:1 | 5 |" in md and "| ok |" in md
