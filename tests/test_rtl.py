@@ -307,3 +307,29 @@ def test_dense_sum_wider_than_float64_is_labelled_not_bit_exact():
     h = QDense(2, kernel_quantizer="quantized_bits(8,0,alpha=1)", bias_quantizer="quantized_bits(8,0,alpha=1)",
                name="dense8")(g)
     assert trace_model(keras.Model([x, n], h)).not_bit_exact == []
+
+
+@pytest.mark.parametrize("spec", ["quantized_bits(15,0,keep_negative=0,alpha=1)", "quantized_relu(8,1)",
+                                  "quantized_bits(6,2,alpha=1)"])
+def test_saturation_on_a_wire_with_a_tiny_scale_factor(spec):
+    """Found by the RTL fuzzer (seed 2026, case 159: a wide QDense > QActivation(quantized_bits(15,0,
+    keep_negative=0)), 6 of 3200 values): da4ml's adder graph left the sum on a 32-bit wire with the scale
+    factor 2^-47, and da4ml's mux gave the saturation constant that factor: values above the maximum came
+    out 0. Q(x) on such wires (every value of a 32-bit input) equals the Keras quantizer."""
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+
+    from garnet_hls.quant import parse_spec, quantize_np
+    from garnet_hls.rtl import common as C
+
+    to = parse_spec(spec)
+    hw = HWConfig(1, -1, 5.0)
+    x = FixedVariableArray.from_kif(np.array([1]), np.array([53]), np.array([-22]), hwconf=hw)._vars[0]
+    for e in (-47, -40, -30):
+        v = x * 2.0 ** e  # values in [-64, 64) with step 2^(-22 + e), factor 2^e on the wire
+        assert float(v._factor) == 2.0 ** e
+        vals = np.concatenate([np.linspace(-70, 70, 1401), [1.0677, 1.0131, to.max, to.max + to.lsb / 2, -1.0, 63.9]])
+        step = 2.0 ** (22 + e)
+        vals = np.clip(np.round(vals / step) * step, float(v.low), float(v.high))
+        got = comb_trace(np.array([x]), np.array([C._quantize_var(v, to)])).predict((vals / 2.0 ** e)[:, None]).ravel()
+        ref = quantize_np(vals, to)
+        assert np.array_equal(got, ref), (e, vals[got != ref][:4], got[got != ref][:4])

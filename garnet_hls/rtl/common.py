@@ -351,8 +351,28 @@ def pos(v):
 
 
 def mux(sel, a, b):
-    """``a`` when the MSB of ``sel`` is 1, else ``b`` (da4ml's msb_mux on positive-factor operands)."""
-    return pos(sel).msb_mux(pos(a), pos(b))
+    """``a`` when the MSB of ``sel`` is 1, else ``b`` (da4ml's msb_mux on positive-factor operands).
+
+    da4ml 0.6 gives a constant operand the scale factor of the variable one; on a wire with a factor far
+    from 1 (2^-47 after a wide QDense) the constant then came out as 0 (a saturation to the type's maximum
+    read 0; found by the RTL fuzzer). Such a mux runs on the unscaled wire (factor 1) against the unscaled
+    constant, and the result is scaled back: a power-of-two factor is wiring, so the logic is the same.
+    """
+    from da4ml.trace import FixedVariable
+
+    sel, a, b = pos(sel), pos(a), pos(b)
+    var = [v for v in (a, b) if isinstance(v, FixedVariable) and v.low != v.high]
+    const = [v for v in (a, b) if not (isinstance(v, FixedVariable) and v.low != v.high)]
+    if len(var) == 1 and const and float(var[0]._factor) != 1.0:
+        fac = float(var[0]._factor)
+
+        def unscaled(v):
+            if isinstance(v, FixedVariable) and v.low != v.high:
+                return v * (1.0 / fac)
+            return float(v.low if isinstance(v, FixedVariable) else v) / fac
+
+        return sel.msb_mux(unscaled(a), unscaled(b)) * fac
+    return sel.msb_mux(a, b)
 
 
 def vmax(a, b):
