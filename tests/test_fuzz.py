@@ -349,3 +349,12 @@ def test_rtl_fuzz_table_names_the_command(tmp_path):
     md = fuzz.markdown([r], 2026, 40, 1.0, "rtl")
     assert "RTL (da4ml emulator) vs Keras" in md and "--backend rtl" in md
     assert "| 2026:1 | 5 |" in md and "| ok |" in md
+
+
+def test_rtl_exact_relu_variant_swaps_only_quantized_relu():
+    case = fuzz.draw_case(2026, 159, "rtl")
+    alt = fuzz.exact_relu_variant(case)
+    acts = [(h["activation"], a["activation"]) for h, a in zip(case["head"], alt["head"]) if h["kind"] == "QActivation"]
+    assert acts == [("quantized_relu(15,0)", "quantized_bits(15,0,keep_negative=0,alpha=1)")]
+    assert [h for h in alt["head"] if h["kind"] != "QActivation"] == [h for h in case["head"] if h["kind"] != "QActivation"]
+    assert fuzz.exact_relu_variant(fuzz.draw_case(2026, 1, "rtl")) is None  # no quantized_relu there
