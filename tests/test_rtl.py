@@ -333,3 +333,25 @@ def test_saturation_on_a_wire_with_a_tiny_scale_factor(spec):
         got = comb_trace(np.array([x]), np.array([C._quantize_var(v, to)])).predict((vals / 2.0 ** e)[:, None]).ravel()
         ref = quantize_np(vals, to)
         assert np.array_equal(got, ref), (e, vals[got != ref][:4], got[got != ref][:4])
+
+
+def test_intermediate_wider_than_the_emulator_is_labelled():
+    """da4ml's emulator computes in 64-bit integers: a chain of wide QDense layers (each sum exact, no
+    quantizer between them) that needs more is labelled, beside the sums float64 Keras cannot hold."""
+    from qkeras import QDense
+
+    from garnet_hls.layers import GarNet
+    from garnet_hls.rtl.model import max_wire_bits
+
+    x = keras.Input((4, 2), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(1, 2, 1, quantized=True, collapse="mean", name="garnet")([x, n])
+    q = "quantized_bits(16,1,alpha=1)"
+    for i in range(4):
+        h = QDense(2, kernel_quantizer=q, bias_quantizer=q, name=f"d{i}")(h)
+    rt = trace_model(keras.Model([x, n], h))
+    assert max_wire_bits(rt.comb) > 64
+    reasons = {e["layer"]: e["reason"] for e in rt.not_bit_exact}
+    assert "64-bit" in reasons["d3"] and "53" in reasons["d2"]  # d2's sum already needs more than 53 bits
+    short = trace_model(keras.Model([x, n], keras.Model([x, n], h).get_layer("d0").output))
+    assert max_wire_bits(short.comb) <= 64 and short.not_bit_exact == []

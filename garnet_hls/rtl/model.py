@@ -47,6 +47,16 @@ def _input_types(model):
     return types
 
 
+EMULATOR_BITS = 64  # da4ml 0.6's emulator computes in 64-bit integers (wrong results beyond, checked at 69)
+
+
+def max_wire_bits(comb) -> int:
+    """The widest intermediate of the traced logic (sign, integer and fraction bits of its value range)."""
+    from da4ml.types import minimal_kif
+
+    return max((int(sum(minimal_kif(op.qint))) for op in comb.ops), default=0)
+
+
 def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic.
 
@@ -130,6 +140,11 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     inp = np.concatenate([np.ravel(v._vars) for v in in_vars])
     out = np.concatenate([np.ravel(v._vars) for v in out_vars])
     comb = trace.comb_trace(inp, out)
+    width = max_wire_bits(comb)
+    if width > EMULATOR_BITS:
+        not_exact.append({"layer": model.layers[-1].name, "reason": (
+            f"the traced logic has a {width}-bit intermediate; da4ml's emulator (csim/compare) computes in "
+            f"{EMULATOR_BITS}-bit integers and float64 Keras carries 53 bits: use narrower quantizers")})
     return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
                     not_bit_exact=not_exact)
 
