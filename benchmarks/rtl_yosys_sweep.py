@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def load_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_point(name: str, V: int, workdir: Path) -> dict:
+def run_point(name: str, V: int, workdir: Path, commit: str) -> dict:
     import tf_keras as keras
 
     from garnet_hls.convert import convert
@@ -65,6 +66,7 @@ def run_point(name: str, V: int, workdir: Path) -> dict:
     prj = convert(path, None, workdir / f"{name}_v{V}", backend="RTL", force=True, model=model)
     convert_s = time.time() - t0
     meta = json.loads((prj / "garnet_project.json").read_text())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # other jobs slow the wall time
     rep = run_yosys(prj)
     s = rep["summary"]
     return {
@@ -74,10 +76,11 @@ def run_point(name: str, V: int, workdir: Path) -> dict:
         "convert_s": round(convert_s, 1),
         **{f"yosys_{k}": s[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "LUTRAM_SRL", "MUXF")},
         "yosys_LUT_by_size": s["LUT_by_size"],
-        "yosys_s": rep["seconds"], "yosys_peak_rss_mb": rep.get("peak_rss_mb"),
+        "yosys_s": rep["seconds"], "yosys_cpu_s": rep.get("cpu_seconds"), "yosys_peak_rss_mb": rep.get("peak_rss_mb"),
+        "load_avg_at_start": None if load is None else round(load, 2),
         "yosys_version": rep.get("yosys_version"), "yosys_binary": rep.get("yosys_binary"),
         "yosys_flow": rep.get("flow"),
-        "commit": git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -96,7 +99,7 @@ def sweep(presets, vertices, out: Path, redo=False, workdir=None) -> list[dict]:
                     print(f"{name} V={V}: already in {out.name} for commit {commit} (--redo to run again)")
                     continue
                 print(f"{name} V={V}: converting and running Yosys ...", flush=True)
-                row = run_point(name, V, wd)
+                row = run_point(name, V, wd, commit)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 with open(out, "a") as f:
@@ -122,15 +125,15 @@ def write_table(rows: list[dict], path: Path) -> str:
         "Latency and interval are exact (from the RTL); the da4ml LUT figure is da4ml's estimate.",
         "",
         "| preset | V | latency (cycles) | interval | da4ml LUT (estimate) | LUT | FF | CARRY | DSP | BRAM | MUXF "
-        "| Yosys time (s) | peak RSS (MB) | Yosys | flow | commit |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| Yosys wall (s) | Yosys CPU (s) | peak RSS (MB) | Yosys | flow | commit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for (name, V), r in sorted(pts.items()):
-        rss = r.get("yosys_peak_rss_mb")
+        rss, cpu = r.get("yosys_peak_rss_mb"), r.get("yosys_cpu_s")
         lines.append(
             f"| {name} | {V} | {r['latency_cycles']} | {r['interval']} | {r['da4ml_lut_estimate']:,} "
             f"| {r['yosys_LUT']:,} | {r['yosys_FF']:,} | {r['yosys_CARRY']:,} | {r['yosys_DSP']:,} "
-            f"| {r['yosys_BRAM']:,} | {r['yosys_MUXF']:,} | {r['yosys_s']:,.0f} "
+            f"| {r['yosys_BRAM']:,} | {r['yosys_MUXF']:,} | {r['yosys_s']:,.0f} | {'-' if cpu is None else f'{cpu:,.0f}'} "
             f"| {'-' if rss is None else f'{rss:,.0f}'} | {r.get('yosys_version') or '-'} "
             f"| {r.get('yosys_flow') or '-'} | {r.get('commit', '-')} |")
     text = "\n".join(lines) + "\n"
@@ -162,8 +165,11 @@ def plot(rows: list[dict], path: Path) -> None:
         for r in rs:
             ax_t.annotate(f"{r['yosys_s'] / 60:.0f} min", (r["V"], r["yosys_s"] / 60), textcoords="offset points",
                           xytext=(4, 4), fontsize=8)
+    all_v = sorted({V for _, V in pts})
     for a in (ax, ax_t):
         a.set_xscale("log", base=2)
+        a.set_xticks(all_v, [str(v) for v in all_v])
+        a.set_xlim(min(all_v) / 1.5, max(all_v) * 1.5)
         a.set_xlabel("vertices V")
         a.grid(True, which="both", alpha=0.3)
     ax.set_yscale("log")
@@ -171,6 +177,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title("Resources of the RTL presets")
     ax.legend(fontsize=7, ncol=1)
     ax_t.set_ylabel("Yosys wall time (min)")
+    ax_t.set_ylim(bottom=0)
     ax_t.set_title("Yosys run time")
     ax_t.legend(fontsize=8)
     vers = sorted({r.get("yosys_version") or "?" for r in pts.values()})
