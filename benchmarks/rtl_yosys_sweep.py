@@ -4,9 +4,10 @@
                                                     [--vertices 16 32 64] [--redo]
     python benchmarks/rtl_yosys_sweep.py --plot
 
-For each preset and V: the preset architecture at that V (build_preset_model(NAME, n_vertices=V), weights as
-initialised with tf_keras.utils.set_random_seed(7); resources depend on the weights only through the
-constant-matrix adder graphs) is converted with ``--backend RTL`` (forced past the fit check) and synthesized
+For each preset and V: the briefly trained model benchmarks/rtl_models/NAME-vV/model.keras
+(benchmarks/rtl_train_presets.py), else the preset architecture at that V as initialised with
+tf_keras.utils.set_random_seed(7) (resources depend on the weights through the constant-matrix adder graphs),
+is converted with ``--backend RTL`` (forced past the fit check) and synthesized
 by ``garnet-hls synth --tool yosys`` (synth_xilinx, UltraScale+, out of context, before place and route).
 One JSON line per point is appended to benchmarks/rtl_yosys_results.jsonl: the exact pipeline depth and
 interval, da4ml's LUT estimate (an estimate), Yosys' LUT/FF/CARRY/DSP/BRAM/MUXF, the Yosys wall time and peak
@@ -58,10 +59,16 @@ def run_point(name: str, V: int, workdir: Path, commit: str) -> dict:
     from garnet_hls.presets import build_preset_model
     from garnet_hls.rtl.yosys import run_yosys
 
-    keras.utils.set_random_seed(7)
-    model = build_preset_model(name, n_vertices=V)
-    path = workdir / f"{name}_v{V}.keras"
-    model.save(path)
+    trained = HERE / "rtl_models" / f"{name}-v{V}" / "model.keras"
+    if trained.is_file():  # briefly trained (benchmarks/rtl_train_presets.py)
+        model = keras.models.load_model(trained)
+        path, weights = trained, f"trained ({trained.relative_to(ROOT)})"
+    else:
+        keras.utils.set_random_seed(7)
+        model = build_preset_model(name, n_vertices=V)
+        path = workdir / f"{name}_v{V}.keras"
+        model.save(path)
+        weights = "seeded init (tf_keras seed 7)"
     t0 = time.time()
     prj = convert(path, None, workdir / f"{name}_v{V}", backend="RTL", force=True, model=model)
     convert_s = time.time() - t0
@@ -73,7 +80,7 @@ def run_point(name: str, V: int, workdir: Path, commit: str) -> dict:
         "preset": name, "V": V,
         "latency_cycles": meta["latency_cycles"], "interval": meta.get("interval_cycles", 1),
         "clock_ns": meta["clock_period_ns"], "da4ml_lut_estimate": round(meta["estimated_luts"]),
-        "convert_s": round(convert_s, 1),
+        "convert_s": round(convert_s, 1), "weights": weights, "dsp_slices_traced": meta.get("dsp_slices"),
         **{f"yosys_{k}": s[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "LUTRAM_SRL", "MUXF")},
         "yosys_LUT_by_size": s["LUT_by_size"],
         "yosys_s": rep["seconds"], "yosys_cpu_s": rep.get("cpu_seconds"), "yosys_peak_rss_mb": rep.get("peak_rss_mb"),
