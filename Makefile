@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.garnet-hls-installed
 
-.PHONY: demo test bench bench-startup fuzz install clean
+.PHONY: demo test bench bench-rtl bench-startup fuzz install clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/estimates.py
 	$(PY) benchmarks/sweep_bench.py
+
+# Issue #11: Yosys LUT/FF/DSP of the RTL presets against V (long: run it niced; one Yosys at a time).
+VERTICES ?= 16 32 64
+bench-rtl: $(STAMP)
+	nice -n 10 $(PY) benchmarks/rtl_yosys_sweep.py --vertices $(VERTICES)
 
 bench-startup: $(STAMP)
 	$(PY) benchmarks/startup.py

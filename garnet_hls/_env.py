@@ -35,10 +35,15 @@ def setup_keras2_environment():
             f"{os.environ['TF_USE_LEGACY_KERAS']!r}; unset it or set it to 1"
         )
     tf = sys.modules.get("tensorflow")
-    if tf is not None and "tensorflow" in sys.modules:
-        # TensorFlow was imported before us; it is only usable if it already chose Keras 2.
-        keras_mod = getattr(getattr(tf, "keras", None), "__name__", "")
-        if keras_mod and not keras_mod.startswith("tf_keras"):
+    if tf is not None:
+        # TensorFlow was imported before us; it is only usable if it chose Keras 2 when it was imported
+        # (tensorflow.keras, which QKeras imports from, is fixed then; reading tf.keras now would load
+        # whichever the environment says *now*, so it cannot tell).
+        legacy = getattr(tf, "_tf_uses_legacy_keras", None)
+        if legacy is None:  # an older TensorFlow, or one still being imported
+            keras_mod = getattr(getattr(tf, "keras", None), "__name__", "")
+            legacy = not keras_mod or keras_mod.startswith("tf_keras")
+        if not legacy:
             raise ImportError(
                 "TensorFlow was imported before garnet_hls without TF_USE_LEGACY_KERAS=1, so tf.keras is "
                 "Keras 3; import garnet_hls first or set TF_USE_LEGACY_KERAS=1 in the environment"

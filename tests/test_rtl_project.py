@@ -105,6 +105,24 @@ def test_fit_check_from_the_cost_estimate():
     assert fit_check(1000, "xc7z020clg400-1", dsps=100) is None
 
 
+def test_convert_refuses_a_model_that_cannot_fit_the_part(tmp_path, capsys):
+    """Fully parallel, the V=16 GarNet stack preset needs 2,048 DSP48E2 slices: convert says so for a
+    220-DSP part before any synthesis, in one line, and writes nothing."""
+    from garnet_hls.presets import build_preset_model
+
+    keras.utils.set_random_seed(5)
+    model = build_preset_model("garnet_rtl_v32", n_vertices=16)
+    model.save(tmp_path / "m.keras")
+    capsys.readouterr()
+    rc = main(["convert", str(tmp_path / "m.keras"), "--backend", "RTL", "--part", "xc7z020clg400-1", "-o",
+               str(tmp_path / "prj")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1
+    assert err[0].startswith("garnet-hls: error: the model does not fit xc7z020clg400-1 fully parallel")
+    assert "2,048 DSP48E2" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
 def test_rtl_backend_refuses_reuse_factor(rtl_project, tmp_path):
     _, model_path, _, _, _ = rtl_project
     rc = main(["convert", str(model_path), "--backend", "RTL", "--reuse-factor", "4", "-o", str(tmp_path / "p")])

@@ -110,3 +110,26 @@ def test_load_model_when_tensorflow_came_first(saved_model):
     for names in _loaded_layer_names(_run(code, saved_model).stdout):
         assert {"GarNetStack", "QDense", "QActivation"} <= names
 
+
+
+@pytest.mark.parametrize("first", ["import tf_keras", "import tensorflow"])
+def test_tensorflow_first_without_legacy_keras_is_refused(first, tmp_path):
+    """TensorFlow imported before garnet_hls without TF_USE_LEGACY_KERAS has fixed tensorflow.keras to
+    Keras 3, so QKeras' layers would be Keras 3 inside a tf_keras model (they became TFOpLambda layers):
+    import garnet_hls refuses with one message, even though tf.keras would now load tf_keras."""
+    r = _run(f"{first}\nimport garnet_hls\n", tmp_path, check=False)
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: TensorFlow was imported before garnet_hls without TF_USE_LEGACY_KERAS=1")
+
+
+def test_models_are_keras2_through_and_through_when_tf_keras_came_first_with_legacy_keras(tmp_path):
+    code = """
+    import os; os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tf_keras
+    import garnet_hls
+    from garnet_hls.presets import build_preset_model
+    print(sorted({type(layer).__name__ for layer in build_preset_model("garnet_rtl_v32").layers}))
+    """
+    out = _run(code, tmp_path).stdout.strip().splitlines()[-1]
+    assert out == "['GarNetStack', 'InputLayer', 'QActivation', 'QDense']"

@@ -350,3 +350,25 @@ def test_cli_parsing():
     assert a.func.__name__ == "run_train"
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--quantized", "--float"])
+
+
+def test_train_a_preset_from_the_command_line(tmp_path, capsys):
+    """--preset trains that preset's architecture, quantization and V (--vertices overrides V); the model
+    written is the preset's; a contradicting --model is refused."""
+    import tf_keras as keras
+
+    from garnet_hls.cli import main
+    from garnet_hls.presets import build_preset_model
+
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "gravnet_rtl_v32", "--vertices", "16", "-n", "60", "--epochs", "1", "-o",
+                 str(out), "-q"]) == 0
+    model = keras.models.load_model(out / "model.keras")
+    ref = build_preset_model("gravnet_rtl_v32", n_vertices=16)
+    assert [type(layer).__name__ for layer in model.layers] == [type(layer).__name__ for layer in ref.layers]
+    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in ref.weights]
+    assert model.inputs[0].shape[1] == 16 and model.get_layer("gravnet1").quantized
+    capsys.readouterr()
+    assert main(["train", "--preset", "gravnet_rtl_v32", "--model", "garnet", "-o", str(tmp_path / "x")]) != 0
+    assert "contradicts --preset gravnet_rtl_v32" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -53,12 +53,11 @@ def fit_check(cost_luts: float, part: str, force: bool = False, dsps: int = 0) -
         return None
     need = {"LUT": (cost_luts, "da4ml estimates {n:,.0f} LUTs (estimate, before synthesis)"),
             "DSP": (dsps, "its {n:,} variable products need {n:,} DSP48E2 slices (one per 27x18 tile)")}
-    for res, (n, what) in need.items():
-        frac = n / dev[res]
-        if frac > 1.0 and not force:
-            raise UserError(f"the model does not fit {part} fully parallel: {what.format(n=n)}, {100 * frac:.0f}% of "
-                            f"the part's {dev[res]:,}; use a smaller model or a larger part (--force writes the "
-                            f"project anyway)")
+    over = [f"{what.format(n=n)}, {100 * n / dev[res]:.0f}% of the part's {dev[res]:,}"
+            for res, (n, what) in need.items() if n / dev[res] > 1.0]
+    if over and not force:
+        raise UserError(f"the model does not fit {part} fully parallel: {'; '.join(over)}; use a smaller model or a "
+                        f"larger part (--force writes the project anyway)")
     warn = [f"{what.format(n=n)}, {100 * n / dev[res]:.0f}% of {part}'s {dev[res]:,}"
             for res, (n, what) in need.items() if n / dev[res] > 0.5]
     if warn:
