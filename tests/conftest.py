@@ -5,6 +5,24 @@ import numpy as np
 import pytest
 
 
+def wide_relu_model(act, aggregators=4, filters=8, propagate=8, units=16):
+    """GarNet > QDense with 11-bit weights > QActivation(act): the QDense sum has more than 24 significant bits,
+    where QKeras' quantized_relu (a float32 cast) and the exact rounding part."""
+    import tf_keras as keras
+    from qkeras import QActivation, QDense
+
+    from garnet_hls.layers import GarNet
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 3), name="features")
+    n = keras.Input((1,), dtype="int32", name="nvtx")
+    h = GarNet(aggregators, filters, propagate, quantized=True, name="garnet")([x, n])  # 16-bit outputs
+    q11 = "quantized_bits(11,0,alpha=1)"
+    h = QDense(units, kernel_quantizer=q11, bias_quantizer=q11, name="dense")(h)
+    h = QActivation(act, name="act")(h)
+    return keras.Model([x, n], h)
+
+
 def randomise_biases(model, seed):
     """Glorot kernels as initialised, plus non-zero biases, so that every bias path is exercised."""
     rng = np.random.default_rng(seed)

@@ -21,6 +21,8 @@ from garnet_hls.convert import META_FILE, convert
 from garnet_hls.layers import GarNet, GravNet
 from garnet_hls.quant import parse_spec, quantize_np
 
+from conftest import wide_relu_model  # noqa: E402
+
 W8 = "quantized_bits(8,0,alpha=1)"
 
 
@@ -117,19 +119,8 @@ def test_qkeras_quantized_relu_rounds_a_float32_copy():
     assert qk_bits[0] == exact[0]
 
 
-def _wide_relu_model(act):
-    keras.utils.set_random_seed(5)
-    x = keras.Input((8, 3), name="features")
-    n = keras.Input((1,), dtype="int32", name="nvtx")
-    h = GarNet(4, 8, 8, quantized=True, name="garnet")([x, n])  # 16-bit outputs
-    q11 = "quantized_bits(11,0,alpha=1)"
-    h = QDense(16, kernel_quantizer=q11, bias_quantizer=q11, name="dense")(h)
-    h = QActivation(act, name="act")(h)
-    return keras.Model([x, n], h)
-
-
 def test_quantized_relu_on_a_wide_accumulator_is_flagged(tmp_path, capsys):
-    m = _wide_relu_model("quantized_relu(16,6)")
+    m = wide_relu_model("quantized_relu(16,6)")
     m.save(tmp_path / "m.keras")
     rc = main(["convert", str(tmp_path / "m.keras"), "-o", str(tmp_path / "prj")])
     cap = capsys.readouterr()
@@ -144,7 +135,7 @@ def test_quantized_relu_on_a_wide_accumulator_is_flagged(tmp_path, capsys):
 
 
 def test_exact_alternative_and_narrow_accumulators_are_not_flagged(tmp_path, capsys):
-    m = _wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)")
+    m = wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)")
     prj = convert(None, None, tmp_path / "a", model=m)
     assert json.loads((prj / META_FILE).read_text())["bit_exact"] is True
     # 8-bit weights on 16-bit activations, 8 inputs: the presets' case, 24 significant bits at most

@@ -12,6 +12,7 @@ from garnet_hls.compare import keras_float64, keras_float64_clone
 from garnet_hls.errors import UserError
 from garnet_hls.models import build_garnet_model
 from garnet_hls.rtl.model import emulate, trace_model
+from conftest import wide_relu_model
 
 
 def edge_events(V, F, n=160, seed=0):
@@ -247,22 +248,6 @@ def test_variable_products_fill_whole_pipeline_stages():
     assert dsp_count(rt.comb) >= n_mul
 
 
-def _wide_relu_model(act):
-    """GarNet > QDense with 11-bit weights > QActivation: the QDense sum has more than 24 significant bits."""
-    from qkeras import QActivation, QDense
-
-    from garnet_hls.layers import GarNet
-
-    keras.utils.set_random_seed(5)
-    x = keras.Input((8, 3), name="features")
-    n = keras.Input((1,), dtype="int32", name="nvtx")
-    h = GarNet(2, 4, 3, quantized=True, name="garnet")([x, n])  # 16-bit outputs
-    q11 = "quantized_bits(11,0,alpha=1)"
-    h = QDense(8, kernel_quantizer=q11, bias_quantizer=q11, name="dense")(h)
-    h = QActivation(act, name="act")(h)
-    return keras.Model([x, n], h)
-
-
 def test_quantized_relu_on_a_wide_sum_is_labelled_not_bit_exact(tmp_path, capsys):
     """Found by the RTL fuzzer (seed 2026, case 18: ... > QDense > QAct(quantized_relu(15,2))): QKeras'
     quantized_relu rounds a float32 copy of its input, so the float64 Keras model rounds some 25+-bit sums
@@ -271,7 +256,7 @@ def test_quantized_relu_on_a_wide_sum_is_labelled_not_bit_exact(tmp_path, capsys
     bit-exact."""
     from garnet_hls.convert import convert
 
-    model = _wide_relu_model("quantized_relu(16,6)")
+    model = wide_relu_model("quantized_relu(16,6)", aggregators=2, filters=4, propagate=3, units=8)
     rt = trace_model(model, latency_cutoff=5.0)
     assert [e["layer"] for e in rt.not_bit_exact] == ["act"]
     assert "float32" in rt.not_bit_exact[0]["reason"]
@@ -284,7 +269,8 @@ def test_quantized_relu_on_a_wide_sum_is_labelled_not_bit_exact(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("warning: layer 'act' is not bit-exact") == 1
     # the same function without the float32 cast: labelled exact, and it is
-    exact = _wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)")
+    exact = wide_relu_model("quantized_bits(16,6,keep_negative=0,alpha=1)", aggregators=2, filters=4, propagate=3,
+                            units=8)
     rt = assert_bit_exact(exact, edge_events(8, 3, n=120, seed=9))
     assert rt.not_bit_exact == []
 
