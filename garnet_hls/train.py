@@ -237,6 +237,16 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path, title=""):
+    """Title (if any), lay out, write and close a figure of the training plots."""
+    plt = _pyplot()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_roc(path, label, logit, auc, title="", baseline=None):
     """ROC of the network; ``baseline`` = (name, score, auc) adds the baseline's curve."""
     plt = _pyplot()
@@ -258,9 +268,7 @@ def plot_roc(path, label, logit, auc, title="", baseline=None):
     ax.set_ylim(0, 1.01)
     ax.set_title(title or "ROC, pion vs electron")
     ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_energy(path, label, e_pred_gev, e_true_gev, metrics, title="", baseline=None):
@@ -305,11 +313,7 @@ def plot_energy(path, label, e_pred_gev, e_true_gev, metrics, title="", baseline
     ax2.set_xlabel("E_pred / E_true")
     ax2.set_ylabel("events")
     ax2.legend(loc="upper right", fontsize="x-small")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, title)
 
 
 def plot_resolution(path, curves, title=""):
@@ -349,11 +353,7 @@ def plot_resolution(path, curves, title=""):
     ax2.set_xlabel("true energy [GeV]")
     ax2.set_ylabel("response (core mean of E_pred / E_true)")
     ax2.legend(fontsize="x-small")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, title)
 
 
 def plot_loss(path, history, title=""):
@@ -375,9 +375,7 @@ def plot_loss(path, history, title=""):
     ax.set_yscale("log")
     ax.set_title(title or "training")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
