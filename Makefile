@@ -36,14 +36,14 @@ bench-startup: $(STAMP)
 clean:
 	rm -rf vivado_projects/*/ runs/ build/ *.egg-info
 
-# Randomized architectures (garnet_hls/fuzz.py): convert, C-simulate and compare N cases, write a table.
+# Randomized architectures (garnet_hls/flows/fuzz.py): convert, C-simulate and compare N cases, write a table.
 # BACKEND=rtl: trace each case for the RTL backend and compare da4ml's emulator of it instead.
 N ?= 200
 SEED ?= 2026
 BACKEND ?= hls
 fuzz: $(STAMP)
 ifeq ($(BACKEND),rtl)
-	$(PY) -m garnet_hls.fuzz --backend rtl -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_rtl_results.md
+	$(PY) -m garnet_hls.flows.fuzz --backend rtl -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_rtl_results.md
 else
-	$(PY) -m garnet_hls.fuzz -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_results.md
+	$(PY) -m garnet_hls.flows.fuzz -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_results.md
 endif

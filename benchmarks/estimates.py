@@ -68,9 +68,9 @@ def convert_preset(name: str, work: Path, n_vertices: int | None = None, config:
     import tf_keras as keras
     import yaml
 
-    from garnet_hls.convert import convert
-    from garnet_hls.models import build_model
-    from garnet_hls.presets import config_path, preset
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.models.build import build_model
+    from garnet_hls.models.presets import config_path, preset
 
     keras.utils.set_random_seed(7)
     kw = preset(name)

@@ -7,7 +7,7 @@
     python benchmarks/physics_table.py runs/garnet-float runs/garnet-q8 runs/gravnet-float runs/gravnet-q8
 
 (the caps the README's table was measured with; ~10-20 minutes each on a loaded 2-core machine). The
-four runs' metrics.json are kept in benchmarks/physics/. ``garnet_hls.train.remeasure(RUN)`` re-evaluates
+four runs' metrics.json are kept in benchmarks/physics/. ``garnet_hls.physics.train.remeasure(RUN)`` re-evaluates
 a run with the current evaluation code.
 
 Every figure is read from the runs' metrics.json (validation events); the baseline rows are printed once

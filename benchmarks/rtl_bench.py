@@ -28,8 +28,8 @@ HERE = Path(__file__).resolve().parent
 def garnet_point(V, workdir, yosys=False):
     import tf_keras as keras
 
-    from garnet_hls.convert import convert
-    from garnet_hls.presets import build_preset_model
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.models.presets import build_preset_model
 
     keras.utils.set_random_seed(7)
     model = build_preset_model("garnet_rtl_v32", n_vertices=V)
@@ -43,7 +43,7 @@ def garnet_point(V, workdir, yosys=False):
            "latency_cycles": meta["latency_cycles"], "interval": 1, "clock_ns": meta["clock_period_ns"],
            "da4ml_lut_estimate": round(meta["estimated_luts"]), "reg_bits": meta.get("reg_bits")}
     if yosys:
-        from garnet_hls.rtl.yosys import run_yosys
+        from garnet_hls.backends.rtl.yosys import run_yosys
 
         rep = run_yosys(prj)
         row.update({"yosys_s": rep["seconds"], **{f"yosys_{k}": v for k, v in rep["summary"].items()
@@ -55,9 +55,9 @@ def garnet_point(V, workdir, yosys=False):
 def gravnet_point(V, k, cutoff=5.0):
     import tf_keras as keras
 
-    from garnet_hls.models import build_gravnet_model
-    from garnet_hls.rtl.project import pipeline
-    from garnet_hls.rtl.model import trace_model
+    from garnet_hls.models.build import build_gravnet_model
+    from garnet_hls.backends.rtl.project import pipeline
+    from garnet_hls.backends.rtl.model import trace_model
 
     keras.utils.set_random_seed(7)
     model = build_gravnet_model(n_vertices=V, n_features=4, blocks=1, n_dimensions=3, n_filters=(8,),

@@ -5,8 +5,8 @@
 import garnet_hls, json, time, sys
 import numpy as np, tf_keras as keras
 from garnet_hls.layers import GarNet
-from garnet_hls.convert import convert
-from garnet_hls.rtl.yosys import run_yosys, format_report
+from garnet_hls.flows.convert import convert
+from garnet_hls.backends.rtl.yosys import run_yosys, format_report
 import tempfile
 from pathlib import Path
 WORK = Path(tempfile.mkdtemp(prefix="rtl_block16_"))

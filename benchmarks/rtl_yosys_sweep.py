@@ -55,9 +55,9 @@ def load_rows(path: Path) -> list[dict]:
 def run_point(name: str, V: int, workdir: Path, commit: str, yosys: bool = True) -> dict:
     import tf_keras as keras
 
-    from garnet_hls.convert import convert
-    from garnet_hls.presets import build_preset_model
-    from garnet_hls.rtl.yosys import run_yosys
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.backends.rtl.yosys import run_yosys
 
     trained = HERE / "rtl_models" / f"{name}-v{V}" / "model.keras"
     if trained.is_file():  # briefly trained (benchmarks/rtl_train_presets.py)

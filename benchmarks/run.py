@@ -3,7 +3,7 @@
 
 Run by hand or with ``make bench`` (not a test). For every case it measures
 
-* build: wall time of the g++ build of the C simulation library (ours: ``garnet_hls.csim.build`` on a
+* build: wall time of the g++ build of the C simulation library (ours: ``garnet_hls.backends.hls.csim.build`` on a
   project without a ``build/`` directory; hls4ml: ``ModelGraph._compile()``, i.e. its ``build_lib.sh``);
 * the CPU time and the peak memory (max RSS, the biggest compiler process) of every g++ call, taken
   with ``getrusage(RUSAGE_CHILDREN)`` by a ``g++`` wrapper put first on PATH;
@@ -14,9 +14,9 @@ Run by hand or with ``make bench`` (not a test). For every case it measures
 GravNet cases (``gravnet_v<V>`` and ``gravnet_v<V>_fast``): the preset ``gravnet_paper`` (two GravNet blocks,
 S=4, P=(8,16), filters (16,16), k=8, dense (16,8), quantized) at n_vertices = V, converted with
 ``configs/gravnet_paper.yml`` (reuse factor 32 on both GravNet layers), run on the built-in calorimeter events
-(``garnet_hls.data.generate_calo``) in both C-simulation modes: the default (the synthesized code, ap_int
+(``garnet_hls.physics.data.generate_calo``) in both C-simulation modes: the default (the synthesized code, ap_int
 containers) and ``fast`` (``CSim(prj, fast=True)``: 64-bit integer containers). Every case is checked bit for bit
-against the float64 Keras model (``garnet_hls.compare``), and the top-k selection network's size
+against the float64 Keras model (``garnet_hls.flows.compare``), and the top-k selection network's size
 (``topk_network_cost(V, k)``) is recorded.
 
 Each case runs in its own Python process. Results go to ``benchmarks/results.md`` and ``results.json``; cases
@@ -173,7 +173,7 @@ def gravnet_model(n_vertices):
     import numpy as np
     import tf_keras as keras
 
-    from garnet_hls.presets import build_preset_model
+    from garnet_hls.models.presets import build_preset_model
 
     keras.utils.set_random_seed(SEED)
     model = build_preset_model(GRAVNET_PRESET, n_vertices=n_vertices)
@@ -187,12 +187,13 @@ def gravnet_model(n_vertices):
 def gravnet_worker(case, args, res, work):
     import numpy as np
 
-    from garnet_hls.compare import compare
-    from garnet_hls.convert import convert, load_config
-    from garnet_hls.csim import CSim, _cflags, build
-    from garnet_hls.data import generate_calo
-    from garnet_hls.hls.gravnet import full_sort_cost, topk_network_cost
-    from garnet_hls.presets import config_path, preset
+    from garnet_hls.flows.compare import compare
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.config import load_config
+    from garnet_hls.backends.hls.csim import CSim, _cflags, build
+    from garnet_hls.physics.data import generate_calo
+    from garnet_hls.backends.hls.gravnet import full_sort_cost, topk_network_cost
+    from garnet_hls.models.presets import config_path, preset
 
     n_vertices, fast = GRAVNET_CASES[case]
     k = preset(GRAVNET_PRESET)["k"]
@@ -255,9 +256,9 @@ def worker(case, args):
            "measured": _now()}
 
     if impl == "ours":
-        from garnet_hls.compare import compare
-        from garnet_hls.convert import convert
-        from garnet_hls.csim import CSim, _cflags, build
+        from garnet_hls.flows.compare import compare
+        from garnet_hls.flows.convert import convert
+        from garnet_hls.backends.hls.csim import CSim, _cflags, build
 
         model = ours_model(kind)
         cfg = {"Part": PART, "ClockPeriod": CLOCK,
@@ -480,7 +481,7 @@ def write_results(results, info, args, out_dir: Path):
                         "hls4ml_nvtx_precision": HLS4ML_NVTX_PRECISION, "seed": SEED},
            "gravnet_settings": {"preset": GRAVNET_PRESET, "n_vertices": list(GRAVNET_VERTICES),
                                 "reuse_factor": {str(k): v for k, v in GRAVNET_RF.items()},
-                                "config": f"configs/{GRAVNET_PRESET}.yml", "events": "garnet_hls.data.generate_calo",
+                                "config": f"configs/{GRAVNET_PRESET}.yml", "events": "garnet_hls.physics.data.generate_calo",
                                 "weights": f"Glorot kernels (keras seed {SEED}), biases uniform(-{GRAVNET_BIAS_RANGE}, "
                                            f"{GRAVNET_BIAS_RANGE})",
                                 "targets": GRAVNET_TARGET},
@@ -575,9 +576,9 @@ def write_results(results, info, args, out_dir: Path):
                   "- default: `CSim(prj)`, exactly the synthesized code (ap_int containers); fast: "
                   "`CSim(prj, fast=True)` / `garnet-hls csim --fast` (64-bit integer containers). Each mode is its "
                   "own library, built in its own process from a fresh project.",
-                  "- top-k network: `garnet_hls.hls.gravnet.topk_network_cost(V, k)`, the selection network of ONE "
+                  "- top-k network: `garnet_hls.backends.hls.gravnet.topk_network_cost(V, k)`, the selection network of ONE "
                   "query vertex; the layer has V of them (V/R in hardware at reuse factor R).",
-                  "- bit-exact: C sim vs the float64 Keras model (`garnet_hls.compare`) on the first "
+                  "- bit-exact: C sim vs the float64 Keras model (`garnet_hls.flows.compare`) on the first "
                   f"{any_r['check']['events']} events.",
                   "", gtable, ""]
         lines += gravnet_scaling_lines(scaling, nvtx_means)
@@ -592,7 +593,7 @@ def write_results(results, info, args, out_dir: Path):
                          f"{g['maxrss_kib'] / 1024:.0f} |")
     lines += ["", "## Checks", ""]
     for flags in sorted({r["cflags"] for c, r in results.items() if not c.startswith("hls4ml")}):
-        lines.append(f"- our g++ flags (garnet_hls.csim._cflags): `{flags}`")
+        lines.append(f"- our g++ flags (garnet_hls.backends.hls.csim._cflags): `{flags}`")
     for case, r in results.items():
         c = r.get("check", {})
         if "bit_exact" in c:

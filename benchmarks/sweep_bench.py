@@ -9,7 +9,7 @@ The model is a small quantized GarNet (V=32, stack aggregators (2,4), filters (4
 
 Measured:
 
-* ``sequential_s``: ``garnet_hls.sweep.run_point`` on every point in this process, one after the other (the
+* ``sequential_s``: ``garnet_hls.flows.sweep.run_point`` on every point in this process, one after the other (the
   process has imported TensorFlow/hls4ml before the clock starts);
 * ``distributed_s``: ``Sweep.run`` on a LocalCluster of 2 worker processes, 1 thread each, from the first
   submit to the last result written (the cluster's start and the workers' one-off import of
@@ -55,7 +55,7 @@ def build_model(path: Path):
     import numpy as np
     import tf_keras as keras
 
-    from garnet_hls.models import build_garnet_model
+    from garnet_hls.models.build import build_garnet_model
 
     keras.utils.set_random_seed(3)
     m = build_garnet_model(n_vertices=32, aggregators=(2, 4), filters=(4, 8), propagate=(4, 8), dense=(8,),
@@ -100,7 +100,7 @@ def main(argv=None):
     import garnet_hls  # noqa: F401
     from distributed import Client, LocalCluster
 
-    from garnet_hls import sweep as S
+    from garnet_hls.flows import sweep as S
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -13,16 +13,16 @@ import sys
 
 # module -> the subcommands it adds
 _COMMAND_MODULES = [
-    "garnet_hls.data",
-    "garnet_hls.train",
-    "garnet_hls.convert",
-    "garnet_hls.csim",
-    "garnet_hls.compare",
-    "garnet_hls.synth",
-    "garnet_hls.reports",
+    "garnet_hls.physics.data",
+    "garnet_hls.physics.train",
+    "garnet_hls.flows.convert",
+    "garnet_hls.flows.csim",
+    "garnet_hls.flows.compare",
+    "garnet_hls.flows.synth",
+    "garnet_hls.flows.report",
     "garnet_hls.estimate",
-    "garnet_hls.demo",
-    "garnet_hls.sweep",
+    "garnet_hls.flows.demo",
+    "garnet_hls.flows.sweep",
 ]
 
 

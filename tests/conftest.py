@@ -34,9 +34,9 @@ def randomise_biases(model, seed):
 @pytest.fixture(scope="session")
 def preset_project(tmp_path_factory):
     """preset_project(name) -> (model, model_path, project_dir, csim): converted and built once per session."""
-    from garnet_hls.convert import convert
-    from garnet_hls.csim import CSim
-    from garnet_hls.presets import build_preset_model, config_path
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.backends.hls.csim import CSim
+    from garnet_hls.models.presets import build_preset_model, config_path
 
     cache = {}
 
@@ -60,7 +60,7 @@ def preset_project(tmp_path_factory):
 @pytest.fixture(scope="session")
 def calo_events():
     """calo_events(V, n) -> built-in calorimeter events (electrons and pions), cached."""
-    from garnet_hls.data import generate_calo
+    from garnet_hls.physics.data import generate_calo
 
     cache = {}
 
@@ -76,8 +76,8 @@ def calo_events():
 def assert_fast_csim_equals_default(model, prj, sim, data):
     """csim --fast (64-bit integer containers) gives the very same bits as the default build, which runs
     exactly the synthesized code (ap_int containers), and is bit-exact with Keras."""
-    from garnet_hls.compare import compare
-    from garnet_hls.csim import CSim
+    from garnet_hls.flows.compare import compare
+    from garnet_hls.backends.hls.csim import CSim
 
     assert not sim.fast
     fast = CSim(prj, fast=True)

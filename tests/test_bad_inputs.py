@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from garnet_hls.cli import main
-from garnet_hls.convert import META_FILE, validate_config
+from garnet_hls.config import validate_config
+from garnet_hls.project import META_FILE
 from garnet_hls.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +71,8 @@ def subprocess_env():
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tour(preset_project, calo_events, tmp_path_factory):
-    from garnet_hls.data import save_npz
-    from garnet_hls.presets import build_preset_model
+    from garnet_hls.physics.data import save_npz
+    from garnet_hls.models.presets import build_preset_model
 
     model, model_path, prj, sim = preset_project("garnet_paper")
     d = tmp_path_factory.mktemp("tour")
@@ -574,7 +575,7 @@ def test_two_csim_builds_of_one_unbuilt_project(tmp_path):
     """Two builds of the same project at once (two `garnet-hls csim`): both succeed, one library, no temps."""
     import ctypes
 
-    from garnet_hls.csim import build
+    from garnet_hls.backends.hls.csim import build
 
     prj = _tiny_project(tmp_path / "prj")
     for _ in range(3):  # a few rounds: the two builds overlap in different phases
@@ -603,7 +604,7 @@ def test_file_system_errors_and_memory_end_in_one_line(monkeypatch, capsys):
     """What the file system or the machine refuses mid-run (full disk, no memory) is one line, not a traceback."""
     import errno
 
-    import garnet_hls.data as gdata
+    import garnet_hls.physics.data as gdata
 
     def full_disk(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "runs/x/model.keras")

@@ -11,8 +11,10 @@ import tf_keras as keras
 
 import garnet_hls
 from garnet_hls.cli import main
-from garnet_hls.compare import compare, keras_float64, keras_float64_clone
-from garnet_hls.convert import META_FILE, convert, load_config, validate_config
+from garnet_hls.flows.compare import compare, keras_float64, keras_float64_clone
+from garnet_hls.flows.convert import convert
+from garnet_hls.config import load_config, validate_config
+from garnet_hls.project import META_FILE
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNet
 
@@ -54,11 +56,11 @@ def test_paper_project_layout_and_settings(preset_project):
 
 
 def test_tables_in_firmware_are_the_python_tables(preset_project):
-    """The exp table written into the firmware is garnet_hls.tables' table in its compact form (exp(-d^2)
+    """The exp table written into the firmware is garnet_hls.core.tables' table in its compact form (exp(-d^2)
     is even: indexed by min(|d|, N-1)), which gives exactly the Python number for every distance code,
     and small enough to be built as logic, one copy per read (partitioned completely in the top)."""
-    from garnet_hls import tables
-    from garnet_hls.quant import parse_spec
+    from garnet_hls.core import tables
+    from garnet_hls.core.fixed import parse_spec
 
     model, _, prj, _ = preset_project("garnet_paper")
     layer = model.get_layer("garnet")
@@ -79,8 +81,8 @@ def test_tables_in_firmware_are_the_python_tables(preset_project):
 def test_compact_tables_fall_back_to_the_full_table():
     """A fold is used only when it reproduces every entry: tanh into a signed output whose +1 saturates
     but whose -1 does not is not odd, so its full table is kept."""
-    from garnet_hls import tables
-    from garnet_hls.quant import FixedType
+    from garnet_hls.core import tables
+    from garnet_hls.core.fixed import FixedType
 
     x_t = FixedType(12, 4, True)
     wide = tables.tanh_table(x_t, FixedType(16, 6, True))
@@ -96,7 +98,7 @@ def test_compact_tables_fall_back_to_the_full_table():
 def test_compare_names_the_diverging_layer(preset_project, calo_events, tmp_path):
     """A project converted with a coarser GarNet output type than the model's must fail, naming 'garnet'."""
     model, path, _, _ = preset_project("garnet_paper")
-    cfg = load_config(garnet_hls.presets.config_path("garnet_paper"))
+    cfg = load_config(garnet_hls.models.presets.config_path("garnet_paper"))
     cfg["HLSConfig"]["LayerName"]["garnet"]["Precision"] = {"aggregate": "ap_fixed<10,6>"}
     prj = convert(path, None, tmp_path / "prj", overrides=cfg)
     r = compare(model, prj, calo_events(128, 100))
@@ -114,7 +116,7 @@ def test_vitis_backend_tiny_model_bit_exact(tmp_path):
     model = keras.Model([x, n], y)
     model.save(tmp_path / "m.keras")
     prj = convert(tmp_path / "m.keras", None, tmp_path / "prj", backend="Vitis")
-    assert json.loads((prj / META_FILE).read_text())["backend"] == "Vitis"
+    assert json.loads((prj / META_FILE).read_text())["backend"] == "vitis"
     rng = np.random.default_rng(0)
     data = {"features": rng.normal(0, 2, size=(200, 12, 3)).astype("float32"),
             "nvtx": rng.integers(0, 13, size=(200, 1)).astype("int32")}
@@ -202,7 +204,7 @@ def test_existing_output_refused_without_force(tmp_path, capsys):
 
 
 def test_interrupted_conversion_leaves_nothing(tmp_path, monkeypatch):
-    import garnet_hls.convert as conv
+    import garnet_hls.backends.hls.convert as conv
 
     _, p = _small_model_file(tmp_path)
 
@@ -224,7 +226,7 @@ def test_reuse_factor_must_divide_vertices(tmp_path):
 
 
 def test_nvtx_out_of_range_rejected_at_api_boundary(preset_project, calo_events, tmp_path, capsys):
-    from garnet_hls.data import save_npz
+    from garnet_hls.physics.data import save_npz
 
     _, path, prj, sim = preset_project("garnet_paper")
     data = dict(calo_events(128, 20))
@@ -257,7 +259,7 @@ def test_float64_clone_is_what_keras_computes(preset_project, calo_events):
 
 
 def test_cli_compare_exit_codes(preset_project, calo_events, tmp_path, capsys):
-    from garnet_hls.data import save_npz
+    from garnet_hls.physics.data import save_npz
 
     _, path, prj, _ = preset_project("garnet_paper")
     save_npz(tmp_path / "ev.npz", calo_events(128, 60))

@@ -1,4 +1,4 @@
-"""Tests of the built-in data sets (garnet_hls.data): generators, physics sanity, .npz I/O, CLI."""
+"""Tests of the built-in data sets (garnet_hls.physics.data): generators, physics sanity, .npz I/O, CLI."""
 
 import argparse
 import os
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from garnet_hls.data import (
+from garnet_hls.physics.data import (
     CALO_FEATURES,
     CIRCLES_FEATURES,
     E_SCALE_GEV,
@@ -453,7 +453,7 @@ def test_cli_requires_output_and_kind():
 def test_data_module_does_not_import_tensorflow():
     import subprocess
 
-    code = ("import sys; import garnet_hls.data as d; d.generate_calo(10); d.generate_circles(10); "
+    code = ("import sys; import garnet_hls.physics.data as d; d.generate_calo(10); d.generate_circles(10); "
             "print('tensorflow' in sys.modules)")
     # import the module file without the package __init__ (which sets up TensorFlow/Keras)
     src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -42,7 +42,7 @@ def test_demo_tells_what_it_does_and_ends_with_the_estimate(tmp_path, capsys, um
     assert re.search(r"^demo finished in \d+ s", lines[-1])
 
     # produced files and directories follow the umask (022 here): 0644 / 0755
-    assert _mode(out_dir / "test_events.npz") == 0o644  # garnet_hls.data.save_npz
+    assert _mode(out_dir / "test_events.npz") == 0o644  # garnet_hls.physics.data.save_npz
     assert _mode(out_dir / "garnet_paper") == 0o755  # the training output (train)
     assert _mode(out_dir / "garnet_paper" / "model.keras") == 0o644
     assert _mode(prj) == 0o755  # the converted project (convert)

@@ -1,5 +1,5 @@
 """Bit-exact for every model a user can build (issue 8): per-vertex QDense/QActivation heads, the labels of
-what cannot be exact, and a few seeded cases of the randomized-architecture generator (garnet_hls/fuzz.py).
+what cannot be exact, and a few seeded cases of the randomized-architecture generator (garnet_hls/flows/fuzz.py).
 
 The full run is ``make fuzz N=200`` (benchmarks/fuzz_results.md); here only cases that are fast to build.
 """
@@ -14,12 +14,13 @@ import pytest
 import tf_keras as keras
 from qkeras import QActivation, QDense
 
-from garnet_hls import fuzz
+from garnet_hls.flows import fuzz
 from garnet_hls.cli import main
-from garnet_hls.compare import compare, keras_float64
-from garnet_hls.convert import META_FILE, convert
+from garnet_hls.flows.compare import compare, keras_float64
+from garnet_hls.flows.convert import convert
+from garnet_hls.project import META_FILE
 from garnet_hls.layers import GarNet, GravNet
-from garnet_hls.quant import parse_spec, quantize_np
+from garnet_hls.core.fixed import parse_spec, quantize_np
 
 from conftest import wide_relu_model  # noqa: E402
 

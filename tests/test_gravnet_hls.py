@@ -1,4 +1,4 @@
-"""GravNet firmware (firmware/gravnet.h, garnet_hls/hls/gravnet.py): the C simulation equals the Keras model
+"""GravNet firmware (firmware/gravnet.h, garnet_hls/backends/hls/gravnet.py): the C simulation equals the Keras model
 bit for bit.
 
 Building a C simulation is the slow part, so few projects are built, once per session, each with many
@@ -19,7 +19,7 @@ import yaml
 import reference as ref
 from garnet_hls import GravNet
 from garnet_hls.errors import UserError
-from garnet_hls.hls.gravnet import full_sort_cost, topk_network_cost, topk_network_plan
+from garnet_hls.backends.hls.gravnet import full_sort_cost, topk_network_cost, topk_network_plan
 
 # Non-default fixed-point types: a signed distance, a quantized_relu output, and coordinates with more
 # fractional bits than the dense sum (rounding *up* the binary point). The input type stays the default:
@@ -141,8 +141,8 @@ def make_events(V, n_random, seed, F=N_FEATURES, scale=0.6, ties=True):
 @pytest.fixture(scope="session")
 def gravnet_project(tmp_path_factory):
     """gravnet_project(name) -> (model, project, csim, events): converted and built once per session."""
-    from garnet_hls.convert import convert
-    from garnet_hls.csim import CSim
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.backends.hls.csim import CSim
 
     specs = {
         "v16": (lambda: side_by_side_model(16, V16_LAYERS, 1), V16_REUSE, lambda: make_events(16, 400, 2)),
@@ -173,8 +173,8 @@ def gravnet_project(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def comparison(gravnet_project):
-    """comparison(name) -> garnet_hls.compare result on the project's events (computed once)."""
-    from garnet_hls.compare import compare
+    """comparison(name) -> garnet_hls.flows.compare result on the project's events (computed once)."""
+    from garnet_hls.flows.compare import compare
 
     cache = {}
 
@@ -189,7 +189,7 @@ def comparison(gravnet_project):
 
 def keras64(model, data):
     """The model's outputs in float64, as compare computes them: name -> array."""
-    from garnet_hls.compare import keras_float64, keras_float64_clone
+    from garnet_hls.flows.compare import keras_float64, keras_float64_clone
 
     with keras_float64():
         m64 = keras_float64_clone(model)
@@ -395,7 +395,7 @@ def test_fast_csim_equals_synthesis_code(gravnet_project):
 # ---------------------------------------------------------------------------------------------------
 
 def _convert(model, tmp_path, cfg=None):
-    from garnet_hls.convert import convert
+    from garnet_hls.flows.convert import convert
 
     path = tmp_path / "model.keras"
     model.save(path)

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from garnet_hls.cli import main
-from garnet_hls.convert import validate_config
+from garnet_hls.config import validate_config
 from garnet_hls.errors import UserError
 
 

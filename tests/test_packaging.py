@@ -29,7 +29,7 @@ def test_wheel_ships_firmware_and_templates(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     code = ("import garnet_hls.resources as r; print(r.firmware_dir()); print(r.templates_dir()); "
             "import garnet_hls; print(garnet_hls.__file__); "
-            "from garnet_hls.presets import PRESETS, config_path; print(*[config_path(n) for n in PRESETS])")
+            "from garnet_hls.models.presets import PRESETS, config_path; print(*[config_path(n) for n in PRESETS])")
     env = dict(os.environ, PYTHONPATH=str(target))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -38,7 +38,7 @@ def test_wheel_ships_firmware_and_templates(tmp_path):
     assert Path(tpl) == target / "garnet_hls" / "templates"
     assert Path(init).parent == target / "garnet_hls"
     # the demo's config (garnet-hls demo converts with config_path(preset)) is the wheel's copy
-    from garnet_hls.presets import PRESETS
+    from garnet_hls.models.presets import PRESETS
 
     assert len(configs) == len(PRESETS)
     for name, cfg in zip(PRESETS, configs):
@@ -46,7 +46,7 @@ def test_wheel_ships_firmware_and_templates(tmp_path):
 
 
 def test_config_path_in_source_checkout():
-    from garnet_hls.presets import PRESETS, config_path
+    from garnet_hls.models.presets import PRESETS, config_path
 
     for name in PRESETS:
         assert config_path(name) == ROOT / "configs" / f"{name}.yml" and config_path(name).is_file()

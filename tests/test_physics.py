@@ -1,14 +1,14 @@
-"""garnet_hls.physics: resolution estimators and baselines on synthetic data with known answers."""
+"""garnet_hls.physics.metrics: resolution estimators and baselines on synthetic data with known answers."""
 
 import math
 
 import numpy as np
 import pytest
 
-from garnet_hls import physics
-from garnet_hls.data import E_SCALE_GEV, X_SCALE_CM, Z_SCALE_CM, generate_calo
+from garnet_hls.physics import metrics as physics
+from garnet_hls.physics.data import E_SCALE_GEV, X_SCALE_CM, Z_SCALE_CM, generate_calo
 from garnet_hls.errors import UserError
-from garnet_hls.train import baselines, roc_auc
+from garnet_hls.physics.train import baselines, roc_auc
 
 
 def _phi(x):

@@ -1,4 +1,4 @@
-"""garnet_hls.reports against real Vivado HLS / Vitis HLS / Vivado report files.
+"""garnet_hls.toolchain.reports against real Vivado HLS / Vitis HLS / Vivado report files.
 
 The files live in tests/data/vivado-reports (see PROVENANCE.md there); they are
 read in place, and copied only into pytest's tmp_path. Every number asserted here was read from
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from garnet_hls.errors import UserError
-from garnet_hls.reports import (
-    add_cli,
+from garnet_hls.flows.report import add_cli
+from garnet_hls.toolchain.reports import (
     find_reports,
     format_table,
     load_hls4ml_config,

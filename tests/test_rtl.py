@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from garnet_hls.compare import keras_float64, keras_float64_clone
+from garnet_hls.flows.compare import keras_float64, keras_float64_clone
 from garnet_hls.errors import UserError
-from garnet_hls.models import build_garnet_model
-from garnet_hls.rtl.model import emulate, trace_model
+from garnet_hls.models.build import build_garnet_model
+from garnet_hls.backends.rtl.model import emulate, trace_model
 from conftest import wide_relu_model
 
 
@@ -27,7 +27,7 @@ def edge_events(V, F, n=160, seed=0):
 
 
 def keras_outputs(model, data):
-    from garnet_hls.quant import quantize_np
+    from garnet_hls.core.fixed import quantize_np
 
     graph = [layer for layer in model.layers if hasattr(layer, "types")][0]
     xq = quantize_np(data["features"], graph.types["input"])
@@ -128,7 +128,7 @@ GRAVNET_CASES = [
 @pytest.mark.parametrize("distance,act,collapse,mbn,V,k", GRAVNET_CASES)
 def test_gravnet_model_bit_exact_on_edge_events(distance, act, collapse, mbn, V, k):
     """Two GravNet blocks: ties in the distances (duplicates, coarse inputs), saturation, nvtx <= k."""
-    from garnet_hls.models import build_gravnet_model
+    from garnet_hls.models.build import build_gravnet_model
 
     keras.utils.set_random_seed(4)
     model = build_gravnet_model(n_vertices=V, n_features=3, blocks=2, n_dimensions=2, n_filters=(3, 3),
@@ -142,7 +142,7 @@ def test_gravnet_model_bit_exact_on_edge_events(distance, act, collapse, mbn, V,
 
 
 def test_gravnet_bit_exact_on_calorimeter_events(calo_events):
-    from garnet_hls.models import build_gravnet_model
+    from garnet_hls.models.build import build_gravnet_model
 
     keras.utils.set_random_seed(8)
     V = 16
@@ -160,7 +160,7 @@ def test_gravnet_top_k_selection_orders_by_distance_then_lower_index():
     """The parts of the GravNet trace that are bit-exact: top-k selection with the lower-j tie-break."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
-    from garnet_hls.rtl.gravnet import top_k
+    from garnet_hls.backends.rtl.gravnet import top_k
 
     n, k = 11, 5
     x = FixedVariableArray.from_lhs(np.zeros(n), np.full(n, 63.0), np.ones(n))
@@ -197,8 +197,8 @@ def test_quantization_point_is_exact_and_two_adders_deep(spec_in, spec_out):
     delay model is at most 2 (one rounding adder, one saturation mux)."""
     from da4ml.trace import HWConfig, comb_trace
 
-    from garnet_hls.quant import parse_spec, quantize_np
-    from garnet_hls.rtl import common as C
+    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.backends.rtl import common as C
 
     ti, to = parse_spec(spec_in), parse_spec(spec_out)
     xs = np.arange(ti.min, ti.max + ti.lsb / 2, ti.lsb)
@@ -220,8 +220,8 @@ def test_quantization_point_is_exact_and_two_adders_deep(spec_in, spec_out):
 def test_variable_products_fill_whole_pipeline_stages():
     """Scheduled for DSP48E2 slices: each variable product (da4ml opcode 7) reads registered stage inputs
     and is registered at the stage's output; in its stage it feeds at most wiring and a constant add."""
-    from garnet_hls.rtl.common import dsp_count
-    from garnet_hls.rtl.project import pipeline
+    from garnet_hls.backends.rtl.common import dsp_count
+    from garnet_hls.backends.rtl.project import pipeline
 
     keras.utils.set_random_seed(3)
     model = build_garnet_model(n_vertices=8, n_features=3, aggregators=(2, 3), filters=(3, 2), propagate=(2, 3),
@@ -254,7 +254,7 @@ def test_quantized_relu_on_a_wide_sum_is_labelled_not_bit_exact(tmp_path, capsys
     differently from the exact trace; the RTL backend labelled the model bit-exact. It is now labelled (trace,
     project metadata, one warning), as the HLS converter labels it; the exact alternative is not, and is
     bit-exact."""
-    from garnet_hls.convert import convert
+    from garnet_hls.flows.convert import convert
 
     model = wide_relu_model("quantized_relu(16,6)", aggregators=2, filters=4, propagate=3, units=8)
     rt = trace_model(model, latency_cutoff=5.0)
@@ -304,8 +304,8 @@ def test_saturation_on_a_wire_with_a_tiny_scale_factor(spec):
     out 0. Q(x) on such wires (every value of a 32-bit input) equals the Keras quantizer."""
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
-    from garnet_hls.quant import parse_spec, quantize_np
-    from garnet_hls.rtl import common as C
+    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.backends.rtl import common as C
 
     to = parse_spec(spec)
     hw = HWConfig(1, -1, 5.0)
@@ -327,7 +327,7 @@ def test_intermediate_wider_than_the_emulator_is_labelled():
     from qkeras import QDense
 
     from garnet_hls.layers import GarNet
-    from garnet_hls.rtl.model import max_wire_bits
+    from garnet_hls.backends.rtl.model import max_wire_bits
 
     x = keras.Input((4, 2), name="features")
     n = keras.Input((1,), dtype="int32", name="nvtx")

@@ -18,8 +18,8 @@ V = 4
 
 @pytest.fixture(scope="session")
 def rtl_project(tmp_path_factory):
-    from garnet_hls.data import generate_calo, save_npz
-    from garnet_hls.models import build_garnet_model
+    from garnet_hls.physics.data import generate_calo, save_npz
+    from garnet_hls.models.build import build_garnet_model
 
     keras.utils.set_random_seed(1)
     d = tmp_path_factory.mktemp("rtl")
@@ -40,7 +40,7 @@ def rtl_project(tmp_path_factory):
 def test_convert_writes_a_verilog_project(rtl_project):
     _, _, prj, _, _ = rtl_project
     meta = json.loads((prj / "garnet_project.json").read_text())
-    assert meta["backend"] == "RTL" and meta["interval_cycles"] == 1
+    assert meta["backend"] == "rtl" and meta["interval_cycles"] == 1
     assert meta["latency_cycles"] >= 2
     name = meta["project_name"]
     for f in (f"src/{name}.v", f"src/{name}_stage0.v", f"src/{name}.xdc", "build_vivado_prj.tcl", "model/comb.json",
@@ -53,7 +53,7 @@ def test_convert_writes_a_verilog_project(rtl_project):
 
 def test_csim_and_compare_with_the_emulator(rtl_project, tmp_path, capsys):
     model, model_path, prj, events, data = rtl_project
-    from garnet_hls.compare import compare
+    from garnet_hls.flows.compare import compare
 
     r = compare(model, prj, data)
     assert r.bit_exact and r.n_events == 120
@@ -67,7 +67,7 @@ def test_csim_and_compare_with_the_emulator(rtl_project, tmp_path, capsys):
 
 def test_compare_runs_the_verilog_in_verilator(rtl_project):
     model, _, prj, _, data = rtl_project
-    from garnet_hls.compare import compare
+    from garnet_hls.flows.compare import compare
 
     r = compare(model, prj, data, verilator=True)
     assert r.simulator.startswith("Verilator")
@@ -91,7 +91,7 @@ def test_synth_with_yosys_and_report(rtl_project, capsys):
 
 
 def test_fit_check_from_the_cost_estimate():
-    from garnet_hls.rtl.project import fit_check
+    from garnet_hls.backends.rtl.project import fit_check
 
     with pytest.raises(UserError, match="does not fit xc7z020"):
         fit_check(60000, "xc7z020clg400-1")
@@ -108,7 +108,7 @@ def test_fit_check_from_the_cost_estimate():
 def test_convert_refuses_a_model_that_cannot_fit_the_part(tmp_path, capsys):
     """Fully parallel, the V=16 GarNet stack preset needs 2,048 DSP48E2 slices: convert says so for a
     220-DSP part before any synthesis, in one line, and writes nothing."""
-    from garnet_hls.presets import build_preset_model
+    from garnet_hls.models.presets import build_preset_model
 
     keras.utils.set_random_seed(5)
     model = build_preset_model("garnet_rtl_v32", n_vertices=16)
@@ -132,16 +132,16 @@ def test_rtl_backend_refuses_reuse_factor(rtl_project, tmp_path):
 @pytest.mark.parametrize("name", ["gravnet_rtl_v32"])
 def test_rtl_preset_config_converts(name, tmp_path, calo_events, capsys):
     """configs/NAME.yml (Backend: RTL) converts its preset; the project is bit-exact in the emulator."""
-    from garnet_hls.compare import compare
-    from garnet_hls.convert import convert
-    from garnet_hls.presets import build_preset_model, config_path
+    from garnet_hls.flows.compare import compare
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.models.presets import build_preset_model, config_path
 
     keras.utils.set_random_seed(9)
     model = build_preset_model(name)
     model.save(tmp_path / "m.keras")
     prj = convert(tmp_path / "m.keras", config_path(name), tmp_path / "prj", model=model)
     meta = json.loads((prj / "garnet_project.json").read_text())
-    assert meta["backend"] == "RTL" and meta["project_name"] == "gravnet_rtl" and meta["clock_period_ns"] == 5
+    assert meta["backend"] == "rtl" and meta["project_name"] == "gravnet_rtl" and meta["clock_period_ns"] == 5
     assert "estimate" in capsys.readouterr().out  # the fit warning: a large share of the xcvu13p
     assert compare(model, prj, calo_events(32, 100)).bit_exact
 
@@ -149,7 +149,7 @@ def test_rtl_preset_config_converts(name, tmp_path, calo_events, capsys):
 def test_sweep_point_on_the_rtl_backend_with_yosys(rtl_project, tmp_path):
     """A sweep point with --backend rtl --synth yosys: converted through da4ml, checked bit for bit in its
     emulator, and synthesized by Yosys; the point records the Yosys figures and the exact pipeline depth."""
-    from garnet_hls import sweep as S
+    from garnet_hls.flows import sweep as S
 
     model, model_path, _, _, data = rtl_project
     shared = {"model_bytes": model_path.read_bytes(), "model_suffix": ".keras", "config": {}, "data": data}
@@ -213,7 +213,7 @@ def test_report_reads_vivados_own_reports(rtl_project, tmp_path, capsys):
     assert f"Pipeline (exact, from the RTL): {n} cycles, interval 1: {n * 5.0:g} ns at the constrained" in out
     assert "Yosys" not in out  # no synth/yosys_report.json in this copy
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["backend"] == "RTL" and doc["yosys"] is None
+    assert doc["backend"] == "rtl" and doc["yosys"] is None
     v = doc["vivado"]
     assert v["version"] == "2021.2" and v["stage"] == "post-route"
     assert v["summary"]["LUT"]["used"] == 493 and v["summary"]["FF"]["available"] == 141120

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from garnet_hls.errors import UserError
-from garnet_hls.reports import parse_timing_summary_rpt, parse_utilization_rpt, vivado_version
-from garnet_hls.rtl import vivado
+from garnet_hls.toolchain.reports import parse_timing_summary_rpt, parse_utilization_rpt, vivado_version
+from garnet_hls.backends.rtl import vivado
 
 DATA = Path(__file__).resolve().parent / "data" / "vivado-rtl-reports"
 BINOPS = DATA / "lakeroad-binary-operators"  # timing met; post-synth and post-route

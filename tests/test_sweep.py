@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pytest
 
-from garnet_hls import sweep as S
+from garnet_hls.flows import sweep as S
 from garnet_hls.errors import UserError
 
 EVENTS = 60
@@ -30,7 +30,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def small_model(tmp_path_factory):
     import tf_keras as keras
 
-    from garnet_hls.models import build_garnet_model
+    from garnet_hls.models.build import build_garnet_model
 
     keras.utils.set_random_seed(3)
     model = build_garnet_model(n_vertices=16, aggregators=(2, 4), filters=(4, 8), propagate=(4, 8), dense=(8,),
@@ -192,10 +192,10 @@ def test_cli_errors_are_one_line(capsys, small_model, tmp_path):
 
     path, cfg = small_model
     cases = [
-        (["--reuse", "4", "--synth", "yosys"], "--synth yosys needs --backend rtl"),
+        (["--reuse", "4", "--synth", "yosys"], "--synth yosys does not apply to the vivado backend"),
         (["--reuse", "4", "--precision", "q7"], "precision 'q7' is not one of"),
         (["--reuse", "four"], "--reuse takes comma-separated integers"),
-        (["--reuse", "4", "--backend", "verilog"], "backend 'verilog' is not one of hls, rtl"),
+        (["--reuse", "4", "--backend", "verilog"], "backend 'verilog' is not one of vivado, vitis, rtl"),
     ]
     for extra, msg in cases:
         rc = main(["sweep", str(path), "-c", str(cfg), "-o", str(tmp_path / "o"), *extra])

@@ -1,4 +1,4 @@
-"""garnet_hls.synth with stand-in vivado_hls / vitis_hls / vitis-run executables on PATH."""
+"""garnet_hls.flows.synth with stand-in vivado_hls / vitis_hls / vitis-run executables on PATH."""
 
 import argparse
 import json
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from garnet_hls.errors import ToolNotFoundError, UserError
-from garnet_hls.synth import SynthOptions, add_cli, plan_build, synth
+from garnet_hls.flows.synth import add_cli
+from garnet_hls.toolchain.hls_build import SynthOptions, plan_build, synth
 
 SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 DENSE = SHARED / "fastmachinelearning-hls4ml-test_report-vivado2020_1-dense16x5"

@@ -1,4 +1,4 @@
-"""Models (garnet_hls.models) and training (garnet_hls.train): tiny, fast runs with real checks."""
+"""Models (garnet_hls.models.build) and training (garnet_hls.physics.train): tiny, fast runs with real checks."""
 
 import garnet_hls  # noqa: F401  -- must come first: sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
 
@@ -10,11 +10,11 @@ import pytest
 import tf_keras as keras
 from qkeras import QActivation, QDense
 
-from garnet_hls.data import generate_calo, save_npz
+from garnet_hls.physics.data import generate_calo, save_npz
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNetStack, GravNet
-from garnet_hls.models import ENERGY_SCALE, build_gravnet_model, build_model
-from garnet_hls.train import ES_MIN_DELTA, MEASURED_KEYS, add_cli, evaluate, remeasure, roc_auc, roc_curve, train
+from garnet_hls.models.build import ENERGY_SCALE, build_gravnet_model, build_model
+from garnet_hls.physics.train import ES_MIN_DELTA, MEASURED_KEYS, add_cli, evaluate, remeasure, roc_auc, roc_curve, train
 
 V = 32
 TINY_GARNET = dict(aggregators=(2, 2), filters=(4, 4), propagate=(4, 4), dense=(8,))
@@ -298,7 +298,7 @@ def test_train_is_reproducible_and_refuses_overwrite(calo, tmp_path):
 
 
 def test_interrupted_training_leaves_nothing(calo, tmp_path, monkeypatch):
-    import garnet_hls.train as gtrain
+    import garnet_hls.physics.train as gtrain
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -358,7 +358,7 @@ def test_train_a_preset_from_the_command_line(tmp_path, capsys):
     import tf_keras as keras
 
     from garnet_hls.cli import main
-    from garnet_hls.presets import build_preset_model
+    from garnet_hls.models.presets import build_preset_model
 
     out = tmp_path / "run"
     assert main(["train", "--preset", "gravnet_rtl_v32", "--vertices", "16", "-n", "60", "--epochs", "1", "-o",

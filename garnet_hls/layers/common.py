@@ -10,9 +10,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from garnet_hls import tables
+from garnet_hls.core import tables
 from garnet_hls.errors import UserError
-from garnet_hls.quant import FixedType, parse_spec, quantize_tf, table_index_tf
+from garnet_hls.core.fixed import FixedType, parse_spec, quantize_tf, table_index_tf
 
 COLLAPSE_MODES = (None, "mean", "sum", "max")
 ACTIVATIONS = ("linear", "relu", "tanh")
@@ -103,7 +103,7 @@ class QuantizedGraphLayer(keras.layers.Layer):
         return quantize_tf(x, self.types.get(point))
 
     def table(self, name, values):
-        """A constant lookup table (NumPy float64, from garnet_hls.tables), computed once per layer."""
+        """A constant lookup table (NumPy float64, from garnet_hls.core.tables), computed once per layer."""
         if name not in self._tables:
             self._tables[name] = np.asarray(values, dtype=np.float64)
         return tf.constant(self._tables[name], dtype=tf.float64)

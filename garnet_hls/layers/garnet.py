@@ -28,7 +28,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from garnet_hls import tables
+from garnet_hls.core import tables
 from garnet_hls.errors import UserError
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
 

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from garnet_hls import tables
+from garnet_hls.core import tables
 from garnet_hls.errors import UserError
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
 from garnet_hls.layers.garnet import GARNET_POINTS

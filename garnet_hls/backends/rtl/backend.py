@@ -1,0 +1,101 @@
+"""The RTL backend (``rtl``): the model traced by da4ml into pipelined Verilog, as the registry sees it.
+
+convert: ``garnet_hls.backends.rtl.project`` (trace: ``model``, one module per layer); simulate: da4ml's
+bit-exact emulator of the traced logic, or the Verilog itself in Verilator (``sim``); synthesize: Yosys
+``synth_xilinx`` (``yosys``); reports: our Yosys report and Vivado's own reports when the user ran Vivado
+(``vivado``). ``estimate`` is the HLS estimator's and does not apply: the RTL schedule's latency and interval
+are exact properties of the written design, in ``garnet_project.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from garnet_hls.backends.registry import Backend
+from garnet_hls.errors import UserError
+
+
+class RTLBackend(Backend):
+    name = "rtl"
+    family = "rtl"
+    synth_tools = ("yosys",)
+    sim_options = {"verilator": "run the generated Verilog in Verilator instead of da4ml's emulator"}
+    own_config_keys = ("LatencyCutoff",)
+
+    def check_config(self, cfg: dict, model=None) -> None:
+        from garnet_hls.backends.rtl.project import check_rtl_config
+
+        check_rtl_config(cfg)
+
+    def convert(self, model, cfg: dict, tmp_dir: Path, out_dir: Path, model_path=None, force: bool = False) -> dict:
+        from garnet_hls.backends.rtl.project import write_project
+
+        return write_project(model, cfg, tmp_dir, force=force, model_path=model_path)
+
+    def summary(self, meta: dict) -> str:
+        return f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval 1"
+
+    def simulator(self, project, verbose: bool = False, **options):
+        from garnet_hls.backends.rtl.sim import RTLSim
+
+        self.check_sim_options(options, project)
+        return RTLSim(project, verbose=verbose, verilator=bool(options.get("verilator")))
+
+    def check_synth_options(self, options: dict, project=None) -> None:
+        used = [k for k, v in options.items() if v]
+        if used:
+            raise UserError(f"--{used[0]} does not apply: {project} is an rtl project (synthesized with yosys; "
+                            "--csim/--cosim/--validation/--export/--vsynth/--reset are for HLS projects)")
+
+    def synthesize(self, project, tool: str, **options) -> int:
+        from garnet_hls.backends.rtl.yosys import format_report, run_yosys
+
+        self.check_synth_options(options, project)
+        print(format_report(run_yosys(project)), end="")
+        return 0
+
+    def check_tool(self, project, tool: str) -> None:
+        from garnet_hls.backends.rtl.yosys import yosys_command
+        from garnet_hls.errors import ToolNotFoundError
+
+        try:
+            yosys_command()
+        except UserError as e:
+            raise ToolNotFoundError(str(e)) from None
+
+    def synth_point(self, project, tool: str, log) -> dict[str, Any]:
+        from garnet_hls.backends.rtl.yosys import run_yosys
+
+        rep = run_yosys(project, out=log)
+        res = rep["summary"]
+        return {"tool": rep["label"], "latency_cycles": rep["latency_cycles"],
+                "interval_cycles": rep["interval_cycles"], "lut": res["LUT"], "ff": res["FF"],
+                "dsp": res["DSP"], "bram_18k": res["BRAM"], "seconds": rep["seconds"]}
+
+    def report(self, project, args) -> int:
+        from garnet_hls.backends.rtl.report import run_report
+
+        return run_report(project, args)
+
+    def estimate(self, project):
+        raise UserError(f"estimate is for HLS projects; {project} is an rtl project, whose latency and interval are "
+                        "exact properties of its schedule: garnet-hls report shows them (and synth --tool yosys "
+                        "its resources)")
+
+    def tool_versions(self, tool: str | None) -> dict[str, str]:
+        from importlib import metadata
+
+        versions = {}
+        try:
+            versions["da4ml"] = metadata.version("da4ml")
+        except metadata.PackageNotFoundError:
+            versions["da4ml"] = "absent"
+        if tool == "yosys":
+            from garnet_hls.backends.rtl.yosys import yosys_command, yosys_version
+
+            try:
+                versions["yosys"] = yosys_version(yosys_command())
+            except UserError:
+                versions["yosys"] = "absent"
+        return versions

@@ -1,0 +1,195 @@
+"""GravNet as a da4ml trace: the RTL of ``garnet_hls/layers/gravnet.py``.
+
+Same integer values and rounding points as the Keras layer (``docs/quantization.md``), fully parallel:
+
+* ``s`` and ``f`` are constant-matrix products (adder graphs); every distance ``d_ij`` (i < j) is computed
+  once and used by both rows.
+* neighbour selection: each candidate ``j != i`` gets the integer key ``code(d_ij) * 2^J + j`` (``J`` bits
+  hold an index), so the keys are distinct and ascending key order is ascending ``(d_ij, j)``: a tie goes
+  to the lower ``j``, as in the Keras layer and the HLS kernel. A padding candidate gets the key
+  ``2^(D + J)`` (``D`` = width of the distance code), above every real key. A top-k network (sort groups of
+  K = next power of two >= k, then repeatedly keep the K smallest of two sorted groups with one row of
+  min comparators and a bitonic merge) leaves the k smallest keys in order.
+* from a selected key: ``d`` is its upper bits and feeds the ``exp(-scale d)`` table of
+  ``garnet_hls/core/tables.py`` (extended by one entry 0 at ``2^D``, the padding key, so an empty slot weighs 0);
+  slot s of a valid row is filled when ``nvtx > s + 1``; ``f_j`` is gathered by a mux tree on the key's index bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from garnet_hls.core import tables
+from garnet_hls.backends.rtl import common as C
+from garnet_hls.backends.rtl.garnet import collapse
+
+
+def _weights(layer):
+    w = layer.block_weights(0)
+    tk, tb = layer.types["kernel"], layer.types["bias"]
+    return {k: C.weights(v, tk if k.endswith("kernel") else tb) for k, v in w.items()}
+
+
+def _cmp_swap(a, b):
+    return _min(a, b), C.vmax(a, b)
+
+
+def _bitonic_merge(seq, ascending=True):
+    n = len(seq)
+    if n <= 1:
+        return seq
+    half = n // 2
+    seq = list(seq)
+    for i in range(half):
+        lo, hi = _cmp_swap(seq[i], seq[i + half])
+        seq[i], seq[i + half] = (lo, hi) if ascending else (hi, lo)
+    return _bitonic_merge(seq[:half], ascending) + _bitonic_merge(seq[half:], ascending)
+
+
+def _bitonic_sort(seq, ascending=True):
+    n = len(seq)
+    if n <= 1:
+        return list(seq)
+    half = n // 2
+    first = _bitonic_sort(seq[:half], True)
+    second = _bitonic_sort(seq[half:], False)
+    return _bitonic_merge(first + second, ascending)
+
+
+def top_k(keys, k, pad):
+    """The k smallest of ``keys`` in ascending order (``pad``: a constant above every key)."""
+    K = 1 << max(0, math.ceil(math.log2(k)))
+    keys = list(keys) + [pad] * ((-len(keys)) % K)
+    groups = [_bitonic_sort(keys[g:g + K]) for g in range(0, len(keys), K)]
+    best = groups[0]
+    for grp in groups[1:]:
+        # the K smallest of two sorted lists: min(a_i, b_{K-1-i}) is bitonic; merge it
+        cand = [_min(best[i], grp[K - 1 - i]) for i in range(K)]
+        best = _bitonic_merge(cand, True)
+    return best[:k]
+
+
+def _min(a, b):
+    from da4ml.trace import FixedVariable
+
+    a, b = C.pos(a), C.pos(b)
+    if isinstance(a, FixedVariable):
+        return a.min_of(b)
+    if isinstance(b, FixedVariable):
+        return b.min_of(a)
+    return min(a, b)
+
+
+def _bit(v, b):
+    """Bit b (weight 2^b) of a non-negative integer variable, as a fresh 0/1 variable.
+
+    (The OR-reduction makes it a wire of its own: da4ml's mux on the bare wrapped bit can read another
+    bit of the parent wire when the parent carries a scale factor.)
+    """
+    return v.quantize(0, b + 1, -b, "WRAP", "TRN").unary_bit_op("any")
+
+
+def _gather(rows, index_key, jbits):
+    """rows[j] (a list of V lists of variables) selected by the index bits of ``index_key``: a mux tree."""
+    level = [list(r) for r in rows]
+    n = 1 << jbits
+    while len(level) < n:
+        level.append(list(level[0]))  # unreachable indices: any value
+    for b in range(jbits):
+        sel = _bit(index_key, b)
+        nxt = []
+        for m in range(0, len(level), 2):
+            a0, a1 = level[m], level[m + 1]
+            nxt.append([C.mux(sel, y1, y0) for y0, y1 in zip(a0, a1)])
+        level = nxt
+    return level[0]
+
+
+def trace_layer(layer, x, nvtx):
+    trace = C.da()
+    C.check_quantized(layer)
+    T = layer.types
+    V, S, P, k = layer.n_vertices, layer.n_dimensions, layer.n_propagate, layer.n_neighbours
+    hw = x.hwconf
+    W = _weights(layer)
+    valid = C.valid_mask(nvtx, V)
+    # padding rows are not zeroed here: their keys are replaced by the padding key, which selects edge
+    # weight 0, and their own outputs are masked at the end (same values, one mux level earlier)
+    x = C.quantize(x, T["input"])
+
+    s = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["coordinate"])  # (V, S)
+    f = C.quantize(C.dense(x, W["P_kernel"], W["P_bias"]), T["feature"])  # (V, P)
+
+    t_d = T["distance"]
+    jbits = max(1, math.ceil(math.log2(V)))
+    dbits = t_d.width
+    # key = code(d) * 2^J + j, an integer; padding candidates get 2^(D+J)
+    scale = 2.0 ** (t_d.frac + jbits)
+    pad_key = float(2 ** (dbits + jbits))
+    sv, vv = s._vars, valid._vars
+    dist = {}
+    for i in range(V):
+        for j in range(i + 1, V):
+            acc = None
+            for c in range(S):
+                diff = sv[i, c] - sv[j, c]
+                term = C.vmul(diff, diff) if layer.distance == "l2" else abs(diff)
+                acc = term if acc is None else acc + term
+            dist[i, j] = C._quantize_var(acc, t_d)
+
+    # the distance table over code(d) = 0 .. 2^D, the last (the padding key's) entry 0
+    n_codes = 1 << dbits
+    by_code = tables.exp_neg_scaled_table(t_d, T["edge_weight"], layer.potential_scale)
+    if t_d.signed:  # only non-negative codes occur
+        by_code = np.concatenate([by_code[: n_codes // 2], np.zeros(n_codes // 2)])
+    wtab = np.concatenate([by_code, [0.0]])
+    recip = float(tables.reciprocal_table(layer._n_max, T["reciprocal"])[k])
+    f_rows = [list(f._vars[j]) for j in range(V)]
+
+    means, maxes = [], []
+    from da4ml.trace import FixedVariable
+
+    nv_var = nvtx._vars.ravel()[0]
+    slot_filled = [nv_var > (s + 1) for s in range(k)]  # 1 when slot s holds a neighbour
+    for i in range(V):
+        keys = []
+        for j in range(V):
+            if j == i:
+                continue
+            d = dist[min(i, j), max(i, j)]
+            key = d * scale + float(j)
+            keys.append(C.mux(vv[j], key, pad_key) if isinstance(vv[j], FixedVariable) else key)
+        sel = top_k(keys, k, pad_key)
+        prods = []
+        for key in sel:
+            if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
+                prods.append([0.0] * P)
+                continue
+            dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
+            w = dpart.lookup(wtab, (0.0, float(n_codes), 1.0)) if dpart.high > dpart.low else float(wtab[int(dpart.low)])
+            fj = _gather(f_rows, key, jbits)
+            prods.append([C.vmul(w, v) for v in fj])
+        prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
+        total = np.sum(prod, axis=0)
+        means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)
+        # max over filled slots, 0 when none. A valid row has min(k, nvtx - 1) filled slots, a prefix
+        # (the padding key sorts last): slot s is filled iff nvtx > s + 1 (a comparator on nvtx, not a bit
+        # of the key: da4ml's mux on a key bit picked the wrong input on some events). An empty slot
+        # stands in with slot 0's value, which leaves the max of the filled ones.
+        pv = prod._vars
+        m = list(pv[0])
+        for sl in range(1, k):
+            cand = [C.mux(slot_filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
+            m = [C.vmax(a, b) for a, b in zip(m, cand)]
+        m = [C.mux(slot_filled[0], v, 0.0) for v in m]
+        maxes.append(C.quantize(trace.FixedVariableArray(np.array(m, dtype=object), hwconf=hw),
+                                T["aggregate"])._vars)
+    mean = np.stack(means)
+    mx = np.stack(maxes)
+    z = trace.FixedVariableArray(np.concatenate([x._vars, mean, mx], axis=1), hwconf=hw)
+    pre = C.dense(z, W["O_kernel"], W["O_bias"])
+    y = C.activation(pre, layer.output_activation, T, layer)
+    y = C.where(valid.reshape(V, 1), y, 0.0)
+    return collapse(layer, y, valid, nvtx)

@@ -1,0 +1,152 @@
+"""The RTL backend's ``convert``: a Verilog project written by da4ml, plus our metadata.
+
+Layout (da4ml's writer): ``src/<name>.v`` (pipelined top and its stages), ``src/static/*.v``,
+``src/memfiles/`` (table ROM contents), ``src/<name>.xdc`` / ``.sdc`` (constraints), ``build_vivado_prj.tcl``
+/ ``build_quartus_prj.tcl``, ``sim/`` (the Verilator binder), ``model/`` (the traced logic: ``comb.json`` for
+the emulator, ``pipeline.json``), ``metadata.json`` (da4ml's), and ``garnet_project.json`` (ours: what csim,
+compare, synth and report read).
+
+The pipeline is cut so that each stage's estimated delay stays below ``LatencyCutoff`` (da4ml's delay units;
+default: the clock period in ns); the pipeline depth in cycles and the interval (1: the design takes a new
+event every cycle) are exact properties of the written RTL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from garnet_hls.errors import UserError
+
+DEFAULT_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_CLOCK = 5.0
+
+# Resources of some devices (LUT, FF, DSP) for the fit check: a fully parallel design must fit.
+DEVICES = {
+    "xcvu13p": {"LUT": 1728000, "FF": 3456000, "DSP": 12288},
+    "xcvu9p": {"LUT": 1182240, "FF": 2364480, "DSP": 6840},
+    "xcku115": {"LUT": 663360, "FF": 1326720, "DSP": 5520},
+    "xcku15p": {"LUT": 522720, "FF": 1045440, "DSP": 1968},
+    "xczu9eg": {"LUT": 274080, "FF": 548160, "DSP": 2520},
+    "xc7z020": {"LUT": 53200, "FF": 106400, "DSP": 220},
+}
+
+
+def device_of(part: str) -> dict | None:
+    p = part.lower()
+    for name, res in DEVICES.items():
+        if p.startswith(name):
+            return {"name": name, **res}
+    return None
+
+
+def fit_check(cost_luts: float, part: str, force: bool = False, dsps: int = 0) -> str | None:
+    """da4ml's LUT estimate and our DSP count against the part: a warning (>50% of either), or a UserError
+    (>100%: the fully parallel design cannot fit)."""
+    dev = device_of(part)
+    if dev is None:
+        return None
+    need = {"LUT": (cost_luts, "da4ml estimates {n:,.0f} LUTs (estimate, before synthesis)"),
+            "DSP": (dsps, "its {n:,} variable products need {n:,} DSP48E2 slices (one per 27x18 tile)")}
+    over = [f"{what.format(n=n)}, {100 * n / dev[res]:.0f}% of the part's {dev[res]:,}"
+            for res, (n, what) in need.items() if n / dev[res] > 1.0]
+    if over and not force:
+        raise UserError(f"the model does not fit {part} fully parallel: {'; '.join(over)}; use a smaller model or a "
+                        f"larger part (--force writes the project anyway)")
+    warn = [f"{what.format(n=n)}, {100 * n / dev[res]:.0f}% of {part}'s {dev[res]:,}"
+            for res, (n, what) in need.items() if n / dev[res] > 0.5]
+    if warn:
+        return "warning: " + "; ".join(warn) + ": routing a design this full may fail"
+    return None
+
+
+def pipeline(rt, cutoff: float):
+    """The trace's pipeline: stages cut where the trace scheduled each operation (``trace_model``'s
+    latency cutoff must be ``cutoff``). No re-timing: da4ml's re-timing re-traces with its own delay
+    model, which prices DSP products as adder chains."""
+    from da4ml.trace import to_pipeline
+
+    return to_pipeline(rt.comb, cutoff, retiming=False, verbose=False)
+
+
+def check_rtl_config(cfg: dict) -> None:
+    """What the RTL backend cannot build from a config, in one line (before tracing)."""
+    rf = ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
+    if rf != 1:
+        raise UserError(f"the RTL backend is fully parallel (ReuseFactor 1), got ReuseFactor {rf}")
+    if "ClockUncertainty" in cfg:
+        raise UserError("ClockUncertainty is for the HLS backends (vivado, vitis); the rtl backend pipelines by "
+                        "LatencyCutoff (default: ClockPeriod): remove it")
+
+
+def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=None) -> dict:
+    """Trace ``model`` and write the Verilog project into the empty directory ``tmp``; returns the project's
+    metadata (the flow writes it as ``garnet_project.json`` and publishes the directory). ``force``: write a
+    design that does not fit the part anyway."""
+    from da4ml.codegen import RTLModel
+
+    from garnet_hls.backends.rtl.common import dsp_count
+    from garnet_hls.backends.rtl.model import trace_model
+
+    check_rtl_config(cfg)
+    name = cfg.get("ProjectName", "myproject")
+    part = cfg.get("Part") or DEFAULT_PART
+    clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
+    cutoff = float(cfg.get("LatencyCutoff") or clock)
+
+    rt = trace_model(model, latency_cutoff=cutoff)
+    dsps = dsp_count(rt.comb)
+    warning = fit_check(float(rt.comb.cost), part, force, dsps)
+    if warning:
+        print(warning)
+    for e in rt.not_bit_exact:  # as the HLS converter reports them
+        print(f"garnet-hls: warning: layer {e['layer']!r} is not bit-exact: {e['reason']}", file=sys.stderr)
+
+    rtl = RTLModel(pipeline(rt, cutoff), name, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part,
+                   clock_period=clock)
+    rtl.write()
+    rt.comb.save(Path(tmp) / "model" / "comb.json")
+    pipe = rtl._pipe
+    stages = len(pipe.solutions) if pipe is not None else 0
+    meta = project_meta(model, rt, name, part, clock, cutoff, stages, model_path)
+    meta["reg_bits"] = int(pipe.reg_bits) if pipe is not None else 0
+    meta["dsp_slices"] = dsps
+    return meta
+
+
+def project_meta(model, rt, name, part, clock, cutoff, stages, model_path) -> dict:
+    import garnet_hls
+
+    from garnet_hls.core.fixed import parse_spec
+
+    inputs, layers = [], {}
+    for spec in rt.inputs:
+        if spec["kind"] == "nvtx":
+            inputs.append({"name": spec["keras_name"], "keras_name": spec["keras_name"], "shape": spec["shape"],
+                           "type": f"ap_uint<{max(1, rt.n_vertices.bit_length())}>"})
+            layers[spec["keras_name"]] = {"type": "InputLayer", "exact": True, "output": None, "nvtx": True,
+                                          "n_vertices": rt.n_vertices}
+        else:
+            t = parse_spec(spec["type"])
+            inputs.append({"name": spec["keras_name"], "keras_name": spec["keras_name"], "shape": spec["shape"],
+                           "type": t.ap_type(), "spec": spec["type"]})
+    outputs = [{"name": o["keras_name"], "keras_name": o["keras_name"], "shape": o["shape"],
+                "type": "exact (da4ml wire)"} for o in rt.outputs]
+    return {
+        "garnet_hls_version": garnet_hls.__version__,
+        "backend": "rtl",
+        "project_name": name,
+        "model_file": str(Path(model_path).resolve()) if model_path else None,
+        "part": part,
+        "clock_period_ns": clock,
+        "latency_cutoff": cutoff,
+        "latency_cycles": stages,
+        "interval_cycles": 1,
+        "estimated_luts": float(rt.comb.cost),
+        "inputs": inputs,
+        "outputs": outputs,
+        "traced": [],
+        "layers": layers,
+        "bit_exact": not rt.not_bit_exact,
+        "not_bit_exact": list(rt.not_bit_exact),
+    }

