@@ -511,7 +511,7 @@ def test_report_prints_synthesis_beside_the_estimate(small_project, tmp_path, ca
     hls4ml test Dense 16->5 on a 7z020: what is tested is that the numbers are the report's, read by the
     parser, and the estimate's, and the ratios theirs.)"""
     from garnet_hls.cli import main
-    from garnet_hls.toolchain.reports import parse_csynth_xml
+    from garnet_hls.toolchain.hls_csynth import parse_csynth_xml
 
     prj = tmp_path / "prj"
     shutil.copytree(small_project, prj)
