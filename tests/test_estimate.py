@@ -458,6 +458,12 @@ def test_calibration_reads_the_real_reports():
     assert whole["real"] == 471
 
 
+def test_calibration_finds_the_reports_of_a_source_checkout():
+    """calibration_table() with no directory reads tests/data/vivado-reports of the checkout it runs from."""
+    assert E.default_reports_dir() == SHARED
+    assert E.calibration_table() == E.calibration_table(SHARED)
+
+
 def test_documentation_lists_the_calibration():
     doc = (REPO / "docs" / "estimate.md").read_text()
     assert "ESTIMATE" in doc and "uncalibrated" in doc

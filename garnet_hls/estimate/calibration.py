@@ -20,7 +20,7 @@ def default_reports_dir() -> Path:
     """``tests/data/vivado-reports`` of a source checkout (see PROVENANCE.md there): the real reports are
     test data of the repository and do not ship in the wheel; pass ``reports_dir`` to
     :func:`calibration_table` to use another copy."""
-    return Path(__file__).resolve().parents[1] / "tests" / "data" / "vivado-reports"
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "vivado-reports"
 
 
 _F16 = FixedType(16, 6, True)
