@@ -458,6 +458,12 @@ def test_calibration_reads_the_real_reports():
     assert whole["real"] == 471
 
 
+def test_calibration_finds_the_reports_of_a_source_checkout():
+    """calibration_table() with no directory reads tests/data/vivado-reports of the checkout it runs from."""
+    assert E.default_reports_dir() == SHARED
+    assert E.calibration_table() == E.calibration_table(SHARED)
+
+
 def test_documentation_lists_the_calibration():
     doc = (REPO / "docs" / "estimate.md").read_text()
     assert "ESTIMATE" in doc and "uncalibrated" in doc
@@ -511,7 +517,7 @@ def test_report_prints_synthesis_beside_the_estimate(small_project, tmp_path, ca
     hls4ml test Dense 16->5 on a 7z020: what is tested is that the numbers are the report's, read by the
     parser, and the estimate's, and the ratios theirs.)"""
     from garnet_hls.cli import main
-    from garnet_hls.toolchain.reports import parse_csynth_xml
+    from garnet_hls.toolchain.hls_csynth import parse_csynth_xml
 
     prj = tmp_path / "prj"
     shutil.copytree(small_project, prj)
