@@ -72,7 +72,7 @@ def subprocess_env():
 @pytest.fixture(scope="module")
 def tour(preset_project, calo_events, tmp_path_factory):
     from garnet_hls.physics.data import save_npz
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     model, model_path, prj, sim = preset_project("garnet_paper")
     d = tmp_path_factory.mktemp("tour")

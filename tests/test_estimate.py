@@ -65,7 +65,8 @@ def full_project(tmp_path_factory):
 @pytest.fixture(scope="session")
 def paper_project(tmp_path_factory):
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     d = tmp_path_factory.mktemp("est_paper")
     model = build_preset_model("garnet_paper")

@@ -108,7 +108,7 @@ def test_fit_check_from_the_cost_estimate():
 def test_convert_refuses_a_model_that_cannot_fit_the_part(tmp_path, capsys):
     """Fully parallel, the V=16 GarNet stack preset needs 2,048 DSP48E2 slices: convert says so for a
     220-DSP part before any synthesis, in one line, and writes nothing."""
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(5)
     model = build_preset_model("garnet_rtl_v32", n_vertices=16)
@@ -134,7 +134,8 @@ def test_rtl_preset_config_converts(name, tmp_path, calo_events, capsys):
     """configs/NAME.yml (Backend: RTL) converts its preset; the project is bit-exact in the emulator."""
     from garnet_hls.flows.compare import compare
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     keras.utils.set_random_seed(9)
     model = build_preset_model(name)

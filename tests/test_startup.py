@@ -128,7 +128,7 @@ def test_models_are_keras2_through_and_through_when_tf_keras_came_first_with_leg
     import os; os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tf_keras
     import garnet_hls
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
     print(sorted({type(layer).__name__ for layer in build_preset_model("garnet_rtl_v32").layers}))
     """
     out = _run(code, tmp_path).stdout.strip().splitlines()[-1]

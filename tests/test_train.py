@@ -358,7 +358,7 @@ def test_train_a_preset_from_the_command_line(tmp_path, capsys):
     import tf_keras as keras
 
     from garnet_hls.cli import main
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     out = tmp_path / "run"
     assert main(["train", "--preset", "gravnet_rtl_v32", "--vertices", "16", "-n", "60", "--epochs", "1", "-o",
