@@ -474,6 +474,7 @@ def test_documentation_lists_the_calibration():
 
 def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     from garnet_hls.cli import main
+    from garnet_hls.flows.estimate import _parse_reuse_list
 
     with pytest.raises(UserError, match="missing does not exist"):
         E.estimate_project(tmp_path / "missing")
@@ -490,7 +491,7 @@ def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     with pytest.raises(UserError, match="do not divide"):
         E.reuse_sweep(small_project, [1, 5])
     with pytest.raises(UserError, match="comma-separated integers"):
-        E._parse_reuse_list("1,x")
+        _parse_reuse_list("1,x")
 
     assert main(["estimate", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err

@@ -90,6 +90,17 @@ def test_synth_with_yosys_and_report(rtl_project, capsys):
     assert "Yosys, before place and route" in text and f"{rep['latency_cycles']} cycles" in text
 
 
+def test_estimate_does_not_apply_to_an_rtl_project(rtl_project, capsys):
+    """estimate asks the project's backend: the RTL backend says in one line that it does not apply."""
+    _, _, prj, _, _ = rtl_project
+    capsys.readouterr()
+    assert main(["estimate", str(prj)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "estimate is for HLS projects" in captured.err and "is an rtl project" in captured.err
+
+
 def test_fit_check_from_the_cost_estimate():
     from garnet_hls.backends.rtl.project import fit_check
 

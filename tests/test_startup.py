@@ -36,7 +36,8 @@ def test_import_and_cli_parser_import_no_tensorflow(tmp_path):
     # every subcommand's module is imported to build the parser (what --help and every command pay)
     assert _heavy_imported("import garnet_hls.cli as c; c.build_parser()", tmp_path) == []
     for mod in ("garnet_hls.physics.data", "garnet_hls.estimate", "garnet_hls.toolchain.reports", "garnet_hls.flows.synth",
-                "garnet_hls.physics.train", "garnet_hls.flows.convert", "garnet_hls.backends.hls.csim", "garnet_hls.flows.compare"):
+                "garnet_hls.physics.train", "garnet_hls.flows.convert", "garnet_hls.backends.hls.csim", "garnet_hls.flows.compare",
+                "garnet_hls.flows.data", "garnet_hls.flows.train", "garnet_hls.flows.estimate"):
         assert _heavy_imported(f"import {mod}", tmp_path) == [], mod
 
 
