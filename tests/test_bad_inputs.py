@@ -604,7 +604,7 @@ def test_file_system_errors_and_memory_end_in_one_line(monkeypatch, capsys):
     """What the file system or the machine refuses mid-run (full disk, no memory) is one line, not a traceback."""
     import errno
 
-    import garnet_hls.physics.data as gdata
+    import garnet_hls.flows.data as gdata  # the data command, which calls the generator
 
     def full_disk(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "runs/x/model.keras")
