@@ -201,7 +201,8 @@ def _cases():
         # estimate
         ("estimate-project-missing", ["estimate", "nope"], ["nope", "does not exist"]),
         ("estimate-not-a-project", ["estimate", "."], ["not a garnet-hls project"]),
-        ("estimate-corrupt-meta", ["estimate", f"{T}/corrupt_prj"], ["not valid JSON"]),
+        # the project's backend is read from garnet_project.json first: the project contract's one line
+        ("estimate-corrupt-meta", ["estimate", f"{T}/corrupt_prj"], ["garnet_project.json is corrupt"]),
         ("estimate-json-under-file", ["estimate", "{P}", "--json", f"{T}/a_file/e.json"], ["not a directory"]),
         ("estimate-plot-directory", ["estimate", "{P}", "--plot", "."], ["is a directory"]),
         ("estimate-plot-read-only", ["estimate", "{P}", "--plot", READ_ONLY + ".png"], ["cannot write"]),
