@@ -65,7 +65,8 @@ def full_project(tmp_path_factory):
 @pytest.fixture(scope="session")
 def paper_project(tmp_path_factory):
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     d = tmp_path_factory.mktemp("est_paper")
     model = build_preset_model("garnet_paper")
@@ -479,6 +480,7 @@ def test_documentation_lists_the_calibration():
 
 def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     from garnet_hls.cli import main
+    from garnet_hls.flows.estimate import _parse_reuse_list
 
     with pytest.raises(UserError, match="missing does not exist"):
         E.estimate_project(tmp_path / "missing")
@@ -495,7 +497,7 @@ def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     with pytest.raises(UserError, match="do not divide"):
         E.reuse_sweep(small_project, [1, 5])
     with pytest.raises(UserError, match="comma-separated integers"):
-        E._parse_reuse_list("1,x")
+        _parse_reuse_list("1,x")
 
     assert main(["estimate", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err
