@@ -41,7 +41,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
     'reason': why the layer is not bit-exact, or None}. A layer fed by a layer that is not exact is not
     exact either, but only the layer that causes it carries a ``reason``.
     """
-    from garnet_hls.core.fixed import exact_accum, product
+    from garnet_hls.core.fixed import exact_product_type, exact_sum_type
 
     from garnet_hls.layers.common import QuantizedGraphLayer
 
@@ -121,8 +121,8 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             acc = None
             if reason is None and t_x is not None:  # a float input is reported where it arises
                 n_in = int(layer.kernel.shape[0])
-                terms = [(product(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
-                acc = exact_accum(terms)
+                terms = [(exact_product_type(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
+                acc = exact_sum_type(terms)
                 p = {"weight": _exact_prec(t_w), "accum": _exact_prec(acc), "result": _exact_prec(acc)}
                 if layer.use_bias:
                     p["bias"] = _exact_prec(t_b)

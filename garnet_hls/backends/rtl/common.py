@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 from garnet_hls.errors import UserError
-from garnet_hls.core.fixed import FixedType, quantize_np
+from garnet_hls.core.fixed import FixedType
+from garnet_hls.core.quantize import quantize_np, values_by_code
 
 # A trace imports da4ml lazily: `garnet-hls` without the RTL backend never needs it.
 
@@ -304,7 +305,7 @@ def lookup(x, table: np.ndarray, index_t: FixedType):
     it down to the values each variable can really take.
     """
     trace = da()
-    order = np.argsort(index_t.codes(), kind="stable")
+    order = np.argsort(values_by_code(index_t), kind="stable")
     by_value = np.asarray(table, dtype=np.float64)[order]
     qint = (index_t.min, index_t.max, index_t.lsb)
     flat = np.asarray(x._vars, dtype=object)

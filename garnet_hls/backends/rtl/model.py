@@ -168,7 +168,8 @@ def input_arrays(rt: RTLTrace, data: dict) -> list:
     """The trace's inputs from an events dict (``features`` float, ``nvtx`` int): features rounded to the
     input type (what the hardware port carries), nvtx as it is."""
     from garnet_hls.layers.common import check_nvtx_np
-    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.core.fixed import parse_spec
+    from garnet_hls.core.quantize import quantize_np
 
     arrays = []
     for spec in rt.inputs:
