@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from garnet_hls.errors import UserError
+from garnet_hls.core.exactness import float_layer_reason
 from garnet_hls.core.fixed import FixedType
 from garnet_hls.core.quantize import quantize_np, values_by_code
 
@@ -469,7 +470,7 @@ def activation(pre, act: str, types: dict, layer):
 def check_quantized(layer):
     if not getattr(layer, "quantized", False):
         raise UserError(f"layer {layer.name}: the RTL backend needs a quantized layer (quantized=True or "
-                        f"explicit quantizers); float layers cannot be bit-exact in fixed point")
+                        f"explicit quantizers); {float_layer_reason('graph layer')}")
     missing = [p for p, t in layer.types.items() if t is None]
     if missing:
         raise UserError(f"layer {layer.name}: quantization point(s) {', '.join(missing)} have no quantizer")
