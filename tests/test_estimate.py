@@ -110,6 +110,12 @@ def test_parse_type():
     assert E.parse_type("ap_uint<8>") == E.FixedType(8, 8, False)
     assert E.parse_type("garnet_hls::fixed_code<13, 5, true>") == E.FixedType(13, 5, True)
     assert E.parse_type("layer4_t") is None
+    # one type and one parser for the whole package: hls4ml's spellings and wide C++ types read the same
+    from garnet_hls.core.fixed import FixedType, parse_type
+    assert E.FixedType is FixedType and E.parse_type is parse_type
+    assert parse_type("fixed<16, 6, RND_CONV, SAT, 0>") == parse_type("nnet::ap_fixed<16,6>") == FixedType(16, 6, True)
+    assert parse_type("int<8>").lsb == 1.0 and parse_type("ap_fixed<80,20>").width == 80
+    assert parse_type("float") is None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -403,7 +409,7 @@ def test_module_imports_only_light_modules(name):
     top_level = {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name for n in tree.body
                  if isinstance(n, (ast.Import, ast.ImportFrom))}
     assert top_level <= {"__future__", "json", "math", "re", "time", "dataclasses", "pathlib", "typing",
-                         "garnet_hls.errors"} | {f"garnet_hls.{m}" for m in ESTIMATE_MODULES}, top_level
+                         "garnet_hls.errors", "garnet_hls.core.fixed"} | {f"garnet_hls.{m}" for m in ESTIMATE_MODULES}, top_level
 
 
 def test_estimate_is_split_by_concern():

@@ -20,7 +20,8 @@ from garnet_hls.flows.compare import compare, keras_float64
 from garnet_hls.flows.convert import convert
 from garnet_hls.project import META_FILE
 from garnet_hls.layers import GarNet, GravNet
-from garnet_hls.core.fixed import parse_spec, quantize_np
+from garnet_hls.core.fixed import parse_spec
+from garnet_hls.core.quantize import quantize_np
 
 from conftest import wide_relu_model  # noqa: E402
 

@@ -371,7 +371,7 @@ def keras_reference(model, data: dict) -> list:
     """The float64 Keras model's outputs on ``data``, its features rounded to the first graph layer's input
     type first, as the RTL's input port carries them (the layer rounds them again: no change)."""
     from garnet_hls.flows.compare import keras_float64, keras_float64_clone
-    from garnet_hls.core.fixed import quantize_np
+    from garnet_hls.core.quantize import quantize_np
 
     t = model.get_layer("graph0").types["input"]
     xq = quantize_np(np.asarray(data["features"], dtype=np.float64), t)
