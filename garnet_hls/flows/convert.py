@@ -8,7 +8,8 @@ checked against the config, and then the one output-safety path of ``garnet_hls.
 * the output directory is refused unless it does not exist, or ``--force`` is given and it is a garnet-hls
   project (or empty) that is neither the working directory (or one of its parents) nor holds an input file;
 * it is claimed atomically (of two runs without ``--force`` exactly one wins);
-* the backend writes the project into a temporary directory beside it, whose permissions follow the umask,
+* the backend writes the project into a temporary directory beside it, whose permissions (and those of every
+  file in it, also the ones copied from an installation) follow the umask,
   ``garnet_project.json`` is written last, and the directory is renamed into place; a conversion that fails
   or is interrupted leaves nothing behind (and an existing project it was to replace untouched).
 """
@@ -58,6 +59,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
         tmp = Path(paths.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
         meta = impl.convert(model, cfg, tmp, out, model_path=model_path, force=force)
         meta["backend"] = impl.name
+        paths.give_usual_modes(tmp)  # also the files the backend copied from an installation
         write_meta(tmp, meta)  # last: a directory without it is not a project
         publish_dir(tmp, out, claimed)
     except BaseException:
