@@ -220,3 +220,142 @@ def test_project_permissions_follow_the_umask(tiny, tmp_path, capsys, backend):
     for p in out.rglob("*"):  # nothing readable by others, nothing group-writable
         if not p.is_symlink():
             assert p.stat().st_mode & 0o027 == 0, (p, oct(p.stat().st_mode))
+
+
+# ------------------------------------------------------------------------------------------------
+# The other commands that write
+# ------------------------------------------------------------------------------------------------
+def test_data_failing_write_keeps_the_old_file(tmp_path, capsys, monkeypatch):
+    """data -o writes through a temporary file: a failure while writing leaves the old file as it was."""
+    out = tmp_path / "events.npz"
+    out.write_bytes(b"the user's earlier events")
+
+    def boom(*a, **k):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(np, "savez_compressed", boom)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        main(["data", "circles", "-n", "3", "-o", str(out)])
+    assert out.read_bytes() == b"the user's earlier events"
+    assert os.listdir(tmp_path) == ["events.npz"]
+
+
+def test_train_force_refuses_a_directory_of_user_files(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file\n")
+    before = snapshot(tmp_path)
+    rc, _, err = run(["train", "--vertices", "4", "-n", "20", "--epochs", "1", "-o", out, "--force"], capsys)
+    one_line_error(rc, err, "refuses to replace", "not a garnet-hls training run")
+    assert snapshot(tmp_path) == before
+
+
+def test_failing_training_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(keras.Model, "fit", boom)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        main(["train", "--vertices", "4", "-n", "20", "--epochs", "1", "-q", "-o", str(tmp_path / "run")])
+    assert os.listdir(tmp_path) == []  # no run, no .run.tmp-
+
+
+def test_sweep_refuses_a_directory_of_user_files_before_reading_anything(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "results.txt").write_text("the user's own results\n")
+    before = snapshot(tmp_path)
+    # the model does not exist: the sweep directory is refused first
+    rc, _, err = run(["sweep", tmp_path / "nope.keras", "--reuse", "1", "-o", out], capsys)
+    one_line_error(rc, err, "not a garnet-hls sweep", str(out))
+    assert snapshot(tmp_path) == before
+    rc, _, err = run(["sweep", tmp_path / "nope.keras", "--reuse", "1", "-o", out / "results.txt"], capsys)
+    one_line_error(rc, err, "not a directory")
+
+
+def test_sweep_that_fails_to_start_leaves_no_directory(tiny, tmp_path, capsys):
+    rc, _, err = run(["sweep", tiny / "model.keras", "--reuse", "1", "-n", "5", "--workers", "0",
+                      "-o", tmp_path / "sweep"], capsys)
+    one_line_error(rc, err, "--workers")
+    assert os.listdir(tmp_path) == []
+
+
+def test_sweep_writes_its_files_atomically_with_the_umask(tmp_path):
+    from garnet_hls.flows.sweep_report import _atomic_write, write_plot
+
+    old = os.umask(0o027)
+    try:
+        _atomic_write(tmp_path / "s" / "results.json", "{}\n")
+        res = {"sweep": {"model": "m.keras", "capacity": None}, "points": []}
+        write_plot(res, tmp_path / "s" / "sweep.png")
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(tmp_path / "s")) == ["results.json", "sweep.png"]  # no temporaries
+    for name in ("results.json", "sweep.png"):
+        assert (tmp_path / "s" / name).stat().st_mode & 0o777 == 0o640, name
+
+
+@pytest.fixture(scope="module")
+def other_v_events(tiny):
+    from garnet_hls.physics.data import generate_calo, save_npz
+
+    save_npz(tiny / "v8.npz", generate_calo(5, n_vertices=8, seed=4))
+    return tiny / "v8.npz"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_failing_csim_and_compare_write_nothing(tiny, other_v_events, tmp_path, capsys, backend):
+    """The events do not fit the project (V = 8, not 4): found after the simulator is built; no -o / --json file,
+    not even its directory."""
+    prj = tiny / f"prj_{backend}"
+    rc, _, err = run(["csim", prj, "--data", other_v_events, "-o", tmp_path / "sub" / "out.npz"], capsys)
+    one_line_error(rc, err, "shape")
+    rc, _, err = run(["compare", tiny / "model.keras", prj, "--data", other_v_events, "--json",
+                      tmp_path / "sub" / "c.json"], capsys)
+    one_line_error(rc, err, "shape")
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_json_of_an_rtl_project(tiny, tmp_path, capsys):
+    """No reports: one line and no --json file; with a Yosys report: the JSON, with the umask's mode."""
+    prj = project_copy(tiny, "rtl", tmp_path / "prj")
+    rc, _, err = run(["report", prj, "--json", tmp_path / "r.json"], capsys)
+    one_line_error(rc, err, "no synthesis reports")
+    rc, _, err = run(["report", prj, "--html", tmp_path / "r.html"], capsys)
+    one_line_error(rc, err, "--html")
+    assert sorted(os.listdir(tmp_path)) == ["prj"]
+    summary = {"LUT": 10, "LUT_by_size": {"LUT6": 10}, "FF": 5, "CARRY": 0, "DSP": 0, "BRAM": 0, "MUXF": 0,
+               "MUXF_by_size": {}}
+    (prj / "synth").mkdir()
+    (prj / "synth" / "yosys_report.json").write_text(json.dumps(
+        {"label": "Yosys, before place and route", "family": "xcup", "summary": summary, "seconds": 1.0,
+         "latency_cycles": 11, "interval_cycles": 1, "clock_period_ns": 5.0}))
+    old = os.umask(0o027)
+    try:
+        rc, out, err = run(["report", prj, "--json", tmp_path / "r.json"], capsys)
+    finally:
+        os.umask(old)
+    assert rc == 0, err
+    assert json.loads((tmp_path / "r.json").read_text())["yosys"]["summary"]["LUT"] == 10
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["prj", "r.json"]
+
+
+def test_estimate_of_an_rtl_project_writes_nothing(tiny, tmp_path, capsys):
+    rc, _, err = run(["estimate", tiny / "prj_rtl", "--json", tmp_path / "e.json", "--plot", tmp_path / "e.png"],
+                     capsys)
+    one_line_error(rc, err, "HLS projects")
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_refuses_a_users_run_directory_before_anything(tmp_path, capsys, monkeypatch):
+    """demo replaces OUTPUT/PRESET (a training run): a directory of the user's there is refused, and nothing
+    (events file, project) is written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "garnet_paper").mkdir(parents=True)
+    (tmp_path / "runs" / "garnet_paper" / "notes.txt").write_text("the user's own file\n")
+    before = snapshot(tmp_path)
+    rc, _, err = run(["demo", "--output", "runs", "--project", "prj"], capsys)
+    one_line_error(rc, err, "not a garnet-hls training run")
+    assert snapshot(tmp_path) == before
