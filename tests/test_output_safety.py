@@ -359,3 +359,16 @@ def test_demo_refuses_a_users_run_directory_before_anything(tmp_path, capsys, mo
     rc, _, err = run(["demo", "--output", "runs", "--project", "prj"], capsys)
     one_line_error(rc, err, "not a garnet-hls training run")
     assert snapshot(tmp_path) == before
+
+
+def test_failing_demo_leaves_no_new_directory(tmp_path, capsys, monkeypatch):
+    import garnet_hls.physics.train as train
+
+    def boom(*a, **k):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train, "train", boom)  # after the demo wrote its test events
+    with pytest.raises(RuntimeError, match="injected failure"):
+        main(["demo", "--output", "runs/demo", "--project", "prj", "--test-events", "5", "--quiet"])
+    assert os.listdir(tmp_path) == []
