@@ -146,6 +146,19 @@ def test_force_replaces_a_previous_project_of_either_backend(tiny, tmp_path, cap
     assert (out / ("model/comb.json" if new == "rtl" else "firmware/myproject.cpp")).is_file()
     assert not (out / ("firmware" if new == "rtl" else "model")).exists()  # nothing of the old one is left
     assert os.listdir(tmp_path) == ["prj"]  # no temporary or old copy beside it
+    for p in out.rglob("*"):  # nothing refers to the temporary directory it was written in
+        if p.is_file() and p.stat().st_size < 2_000_000:
+            assert b".partial-" not in p.read_bytes(), p
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_output_is_refused_before_the_model_is_read(tmp_path, capsys, backend):
+    """The model does not exist: the output directory (a user's) is the error, found first."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    rc, _, err = run(["convert", tmp_path / "nope.keras", "--backend", backend, "-o", out, "--force"], capsys)
+    one_line_error(rc, err, "not a garnet-hls project")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -42,14 +42,16 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     if backend:
         cfg["Backend"] = backend
     impl = registry.get_backend(cfg.get("Backend", registry.DEFAULT), "--backend" if backend else "Backend")
+    out = Path(output_dir) if output_dir else default_output_dir(cfg)
+    inputs = [p for p in (model_path, config_path) if p is not None]
     if model is None:
         validate_config(cfg)  # the config's own values first: no need to load a model to refuse them
         impl.check_config(cfg)
+        # the output too, before the model is loaded (TensorFlow, seconds)
+        check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
         model = load_keras_model(model_path)
     validate_config(cfg, model)
     impl.check_config(cfg, model)
-    out = Path(output_dir) if output_dir else default_output_dir(cfg)
-    inputs = [p for p in (model_path, config_path) if p is not None]
     check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
     claimed = claim_dir(out)
     if not claimed and not force:  # another run created it since the check
