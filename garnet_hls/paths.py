@@ -47,6 +47,20 @@ def give_usual_mode(path, directory: bool = False):
     os.chmod(path, umask_mode(directory))
 
 
+def give_usual_modes(root):
+    """Every directory and file under ``root`` (a finished output, not yet published) gets the mode the umask
+    gives a new one (executables keep being executable): files copied from an installation (hls4ml's
+    ap_types headers, da4ml's static Verilog) otherwise keep the installed 0644/0755, whatever the umask."""
+    mask = current_umask()
+    for dirpath, _, filenames in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~mask)
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            if not os.path.islink(p):
+                os.chmod(p, (0o777 if st.st_mode & 0o100 else 0o666) & ~mask)
+
+
 def mkdtemp(**kwargs) -> str:
     """``tempfile.mkdtemp`` for a directory that becomes an output: it gets the umask's mode, not 0700."""
     path = tempfile.mkdtemp(**kwargs)

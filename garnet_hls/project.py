@@ -62,11 +62,24 @@ def read_meta(project) -> dict:
         bad.append("backend")
     for key in ("inputs", "outputs"):
         if key not in bad and not all(isinstance(s, dict) and isinstance(s.get("keras_name"), str)
-                                       and isinstance(s.get("shape"), list) for s in meta[key]):
+                                       and _is_shape(s.get("shape")) for s in meta[key]):
             bad.append(key)
+    if "traced" not in bad and not all(isinstance(t, dict) and isinstance(t.get("name"), str)
+                                       and _is_count(t.get("size")) for t in meta["traced"]):
+        bad.append("traced")  # the C simulation sizes its trace buffer by them
+    if "layers" not in bad and not all(isinstance(v, dict) for v in meta["layers"].values()):
+        bad.append("layers")
     if bad:
         raise UserError(f"{p} is corrupt (missing or wrong {', '.join(bad)}); {_AGAIN}")
     return meta
+
+
+def _is_count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _is_shape(x) -> bool:
+    return isinstance(x, list) and all(_is_count(n) for n in x)
 
 
 def write_meta(directory, meta: dict) -> Path:
@@ -84,12 +97,14 @@ def backend_name(meta: dict) -> str:
     return str(meta.get("backend") or "vivado").lower()
 
 
-def load_part(project, relpath: str, loader: Callable[[Path], Any], what: str | None = None):
-    """Read a file of a project with ``loader(path)``; a missing or unreadable one is one line naming it."""
+def load_part(project, relpath: str, loader: Callable[[Path], Any], what: str | None = None, again: str = _AGAIN):
+    """Read a file of a project with ``loader(path)``; a missing or unreadable one is one line naming it.
+
+    ``again``: what makes the file anew (by default converting the model again)."""
     p = Path(project) / relpath
     what = what or relpath
     if not p.exists():
-        raise UserError(f"{p} is missing: the project is incomplete ({what}); {_AGAIN}")
+        raise UserError(f"{p} is missing: the project is incomplete ({what}); {again}")
     try:
         return loader(p)
     except UserError:
@@ -98,7 +113,7 @@ def load_part(project, relpath: str, loader: Callable[[Path], Any], what: str | 
         raise
     except Exception as e:  # noqa: BLE001 - whatever the file holds, it is the project's file that is bad
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{p} is corrupt ({what}: {first[:200]}); {_AGAIN}") from None
+        raise UserError(f"{p} is corrupt ({what}: {first[:200]}); {again}") from None
 
 
 def require_files(project, relpaths, what: str = "generated sources"):

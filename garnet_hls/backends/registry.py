@@ -159,7 +159,7 @@ def backend_of(project, hls4ml_projects: bool = False) -> Backend:
     ``garnet_project.json``, but hls4ml's ``hls4ml_config.yml`` or ``build_prj.tcl``), as ``synth`` and
     ``report`` do; its backend is the one hls4ml recorded."""
     from garnet_hls.errors import require_dir
-    from garnet_hls.project import backend_name as meta_backend, is_project, read_meta
+    from garnet_hls.project import backend_name as meta_backend, is_project, meta_path, read_meta
 
     if hls4ml_projects and not is_project(project):
         require_dir(project)
@@ -177,8 +177,8 @@ def backend_of(project, hls4ml_projects: bool = False) -> Backend:
     try:
         return get_backend(meta_backend(meta))
     except UserError:
-        raise UserError(f"{project}: unknown backend {meta.get('backend')!r} in its garnet_project.json; "
-                        "convert the model again with garnet-hls convert --force") from None
+        raise UserError(f"{meta_path(project)} names an unknown backend {meta.get('backend')!r} (not one of "
+                        f"{', '.join(NAMES)}); convert the model again with garnet-hls convert --force") from None
 
 
 def all_backends() -> list[Backend]:

@@ -159,7 +159,13 @@ def load_project(project_dir: str | Path) -> Project:
         meta = json.loads(_read(meta_file))
     except json.JSONDecodeError as e:
         raise UserError(f"{meta_file} is not valid JSON: {e}") from None
-    name = meta.get("project_name") or "myproject"
+    from garnet_hls.project import backend_name, read_meta
+
+    meta = read_meta(path)  # the checks every command makes: keys and types, one line naming the file
+    if backend_name(meta) not in ("vivado", "vitis"):
+        raise UserError(f"estimate is for HLS projects (vivado, vitis); {meta_file} says backend "
+                        f"{meta.get('backend')!r}")
+    name = meta["project_name"]
     fw = path / "firmware"
     for f in (fw / "parameters.h", fw / f"{name}.cpp"):
         if not f.is_file():

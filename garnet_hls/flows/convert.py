@@ -8,7 +8,8 @@ checked against the config, and then the one output-safety path of ``garnet_hls.
 * the output directory is refused unless it does not exist, or ``--force`` is given and it is a garnet-hls
   project (or empty) that is neither the working directory (or one of its parents) nor holds an input file;
 * it is claimed atomically (of two runs without ``--force`` exactly one wins);
-* the backend writes the project into a temporary directory beside it, whose permissions follow the umask,
+* the backend writes the project into a temporary directory beside it, whose permissions (and those of every
+  file in it, also the ones copied from an installation) follow the umask,
   ``garnet_project.json`` is written last, and the directory is renamed into place; a conversion that fails
   or is interrupted leaves nothing behind (and an existing project it was to replace untouched).
 """
@@ -41,14 +42,16 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     if backend:
         cfg["Backend"] = backend
     impl = registry.get_backend(cfg.get("Backend", registry.DEFAULT), "--backend" if backend else "Backend")
+    out = Path(output_dir) if output_dir else default_output_dir(cfg)
+    inputs = [p for p in (model_path, config_path) if p is not None]
     if model is None:
         validate_config(cfg)  # the config's own values first: no need to load a model to refuse them
         impl.check_config(cfg)
+        # the output too, before the model is loaded (TensorFlow, seconds)
+        check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
         model = load_keras_model(model_path)
     validate_config(cfg, model)
     impl.check_config(cfg, model)
-    out = Path(output_dir) if output_dir else default_output_dir(cfg)
-    inputs = [p for p in (model_path, config_path) if p is not None]
     check_replaceable_dir(out, force, markers=(META_FILE,), inputs=inputs, what="output directory")
     claimed = claim_dir(out)
     if not claimed and not force:  # another run created it since the check
@@ -58,6 +61,7 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
         tmp = Path(paths.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
         meta = impl.convert(model, cfg, tmp, out, model_path=model_path, force=force)
         meta["backend"] = impl.name
+        paths.give_usual_modes(tmp)  # also the files the backend copied from an installation
         write_meta(tmp, meta)  # last: a directory without it is not a project
         publish_dir(tmp, out, claimed)
     except BaseException:

@@ -12,6 +12,7 @@ Everything goes under ``runs/demo/`` and ``vivado_projects/demo_garnet_paper/``;
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -106,4 +107,13 @@ def _checked(args):
     if root.resolve() == prj or prj in root.resolve().parents:
         raise UserError(f"--output {args.output} must not be inside --project {args.project} (the project is "
                         "replaced, the model in --output is its input)")
-    return run_demo(args)
+    new = root.resolve()  # the outermost directory of --output this run creates: removed if the run fails
+    while not new.parent.exists():
+        new = new.parent
+    new = None if new.exists() else new
+    try:
+        return run_demo(args)
+    except BaseException:
+        if new is not None:
+            shutil.rmtree(new, ignore_errors=True)
+        raise

@@ -458,6 +458,22 @@ def load_events_for(model, data_path: str | None, n_events: int) -> tuple[dict, 
     return data, source
 
 
+SWEEP_MARKERS = (RESULTS, "points", "projects")
+
+
+def check_sweep_dir(out_dir) -> Path:
+    """A sweep directory is created, or resumed; it is written into, never replaced. So that its files
+    (results.json, sweep.png, sweep.html, points/, projects/) never overwrite a user's own, an existing
+    directory must be empty or a sweep's (one of :data:`SWEEP_MARKERS`). One line otherwise."""
+    from garnet_hls.paths import check_output_dir
+
+    out = check_output_dir(out_dir, "sweep directory")
+    if out.is_dir() and any(out.iterdir()) and not any((out / m).exists() for m in SWEEP_MARKERS):
+        raise UserError(f"sweep directory {out_dir} is not empty and not a garnet-hls sweep (no "
+                        f"{' or '.join(SWEEP_MARKERS)}); choose a new or empty directory")
+    return out
+
+
 class Sweep:
     """A sweep directory: its points, their results, and running the missing ones on Dask."""
 
@@ -466,15 +482,13 @@ class Sweep:
         from garnet_hls.models.io import load_keras_model
         from garnet_hls.config import load_config, validate_config
 
+        self.out = check_sweep_dir(out_dir)  # before the model and data are read
         self.model_path = Path(model_path)
         self.model = load_keras_model(model_path)
         self.config = load_config(config_path) if config_path else {}
         validate_config(self.config, self.model)
         if not graph_layers(self.model):
             raise UserError(f"{model_path} has no GarNet/GravNet layer: there is no reuse factor to sweep")
-        self.out = Path(out_dir)
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"output {out_dir} exists and is not a directory")
         self.points = points
         self.data, self.data_source = load_events_for(self.model, data, events)
         self.model_bytes = self.model_path.read_bytes()
@@ -529,8 +543,19 @@ class Sweep:
     # -- running ---------------------------------------------------------------------------------
     def run(self, client=None, scheduler=None, workers=DEFAULT_WORKERS, retry_failed=False, progress=True,
             keep_projects=None) -> dict[str, Any]:
-        """Run the missing points on ``client`` (or a LocalCluster / ``scheduler``); returns the results."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        """Run the missing points on ``client`` (or a LocalCluster / ``scheduler``); returns the results.
+
+        A run that fails before it wrote anything (no cluster, say) leaves no new sweep directory."""
+        from garnet_hls.paths import claim_dir, release_claim
+
+        claimed = claim_dir(self.out)
+        try:
+            return self._run(client, scheduler, workers, retry_failed, progress, keep_projects)
+        except BaseException:
+            release_claim(self.out, claimed)  # only if it is still empty
+            raise
+
+    def _run(self, client, scheduler, workers, retry_failed, progress, keep_projects) -> dict[str, Any]:
         done = self.load_done(retry_failed)
         todo = [(k, p) for k, p in zip(self.keys, self.points) if k not in done]
         t0 = time.perf_counter()

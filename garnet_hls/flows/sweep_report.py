@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +22,10 @@ def point_label(params: dict) -> str:
 
 
 def _atomic_write(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The shared atomic writer (umask permissions, a failing write is one line and leaves nothing)."""
+    from garnet_hls.paths import write_output
+
+    write_output(path, text, "sweep output")
 
 
 def figures(r: dict) -> dict[str, Any] | None:
@@ -159,8 +152,12 @@ def write_plot(res: dict, path) -> Path:
                  f"garnet-hls sweep of {Path(res['sweep']['model']).name}", fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    from garnet_hls.paths import write_output
+
+    try:
+        write_output(path, lambda f: fig.savefig(f, dpi=90, format="png"), "sweep plot", binary=True)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -123,7 +123,8 @@ def _run_measured(cmd: list[str], cwd: Path, stdout_path: Path) -> tuple[int, fl
 
 
 def run_yosys(project, out=None, flow: str | None = None) -> dict:
-    from garnet_hls.project import backend_name, read_meta
+    from garnet_hls.paths import write_output
+    from garnet_hls.project import backend_name, read_meta, require_files
 
     out = out or sys.stdout
     flow = flow or FLOW
@@ -132,6 +133,10 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
     if backend_name(meta) != "rtl":
         raise UserError(f"{project} is not an RTL project: --tool yosys synthesizes projects of convert --backend RTL")
     top = meta["project_name"]
+    require_files(prj, source_files(meta), "the generated Verilog")  # else Yosys fails minutes later, unnamed
+    if not (prj / "src" / "memfiles").is_dir():
+        raise UserError(f"{prj / 'src' / 'memfiles'} is missing: the project is incomplete (the table ROM "
+                        "contents); convert the model again with garnet-hls convert --force")
     (prj / "synth").mkdir(exist_ok=True)
     ys = prj / "synth" / "yosys.ys"
     ys.write_text(script(prj, top, flow))
@@ -167,15 +172,42 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         "interval_cycles": meta.get("interval_cycles", 1),
         "clock_period_ns": meta.get("clock_period_ns"),
     }
-    (prj / REPORT).write_text(json.dumps(report, indent=2))
+    write_output(prj / REPORT, json.dumps(report, indent=2), "Yosys report")  # never half-written
     return report
 
 
+def source_files(meta: dict) -> list[str]:
+    """The Verilog a project of ``meta`` must have: the top and one module per pipeline stage."""
+    top = meta["project_name"]
+    n = meta.get("latency_cycles")
+    stages = range(n) if isinstance(n, int) and not isinstance(n, bool) else range(0)
+    return [f"src/{top}.v", *(f"src/{top}_stage{i}.v" for i in stages)]
+
+
+_REPORT_KEYS = {"label": str, "family": str, "summary": dict}
+_SUMMARY_KEYS = ("LUT", "LUT_by_size", "FF", "CARRY", "DSP", "BRAM", "MUXF", "MUXF_by_size")
+
+
+def _parse_report(path: Path) -> dict:
+    rep = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(rep, dict):
+        raise ValueError("not a JSON object")
+    bad = [k for k, t in _REPORT_KEYS.items() if not isinstance(rep.get(k), t)]
+    bad += [k for k in ("seconds", "latency_cycles", "interval_cycles", "clock_period_ns") if k not in rep]
+    bad += [f"summary.{k}" for k in _SUMMARY_KEYS if isinstance(rep.get("summary"), dict) and k not in rep["summary"]]
+    if bad:
+        raise ValueError(f"missing or wrong {', '.join(bad)}")
+    return rep
+
+
 def load_report(project) -> dict | None:
-    p = Path(project) / REPORT
-    if not p.is_file():
+    """The Yosys report of ``synth --tool yosys`` (None when there is none); a corrupt one is one line naming it."""
+    from garnet_hls.project import load_part
+
+    if not (Path(project) / REPORT).is_file():
         return None
-    return json.loads(p.read_text())
+    return load_part(project, REPORT, _parse_report, "the Yosys report",
+                     again=f"run garnet-hls synth {project} --tool yosys again")
 
 
 def format_report(rep: dict) -> str:
