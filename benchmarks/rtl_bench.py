@@ -29,7 +29,7 @@ def garnet_point(V, workdir, yosys=False):
     import tf_keras as keras
 
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(7)
     model = build_preset_model("garnet_rtl_v32", n_vertices=V)

@@ -50,7 +50,9 @@ def main(argv=None):
     import numpy as np
     import tf_keras as keras
 
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+
+    from garnet_hls.models.presets import config_path
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()

@@ -56,7 +56,7 @@ def run_point(name: str, V: int, workdir: Path, commit: str, yosys: bool = True)
     import tf_keras as keras
 
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
     from garnet_hls.backends.rtl.yosys import run_yosys
 
     trained = HERE / "rtl_models" / f"{name}-v{V}" / "model.keras"

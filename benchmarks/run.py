@@ -173,7 +173,7 @@ def gravnet_model(n_vertices):
     import numpy as np
     import tf_keras as keras
 
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(SEED)
     model = build_preset_model(GRAVNET_PRESET, n_vertices=n_vertices)

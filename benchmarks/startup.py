@@ -79,7 +79,7 @@ def _setup(work: Path, root: Path) -> tuple[Path, Path]:
     """A model of the garnet_paper preset and its converted project (no C++ build)."""
     model = work / "model.keras"
     code = ("import garnet_hls, tf_keras\n"
-            "from garnet_hls.models.presets import build_preset_model\n"
+            "from garnet_hls.models.build import build_preset_model\n"
             "tf_keras.utils.set_random_seed(0)\n"
             f"build_preset_model('garnet_paper').save({str(model)!r})\n")
     subprocess.run([sys.executable, "-c", code], env=_env(root), check=True, capture_output=True)

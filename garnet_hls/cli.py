@@ -1,6 +1,6 @@
 """The ``garnet-hls`` command line.
 
-Every subcommand lives in the module that does the work and adds itself with ``add_cli(subparsers)``.
+Every subcommand lives in a module of ``garnet_hls/flows`` and adds itself with ``add_cli(subparsers)``.
 Errors a user can cause (:class:`garnet_hls.errors.UserError`) end in one line on stderr and a non-zero
 exit status.
 """
@@ -13,14 +13,14 @@ import sys
 
 # module -> the subcommands it adds
 _COMMAND_MODULES = [
-    "garnet_hls.physics.data",
-    "garnet_hls.physics.train",
+    "garnet_hls.flows.data",
+    "garnet_hls.flows.train",
     "garnet_hls.flows.convert",
     "garnet_hls.flows.csim",
     "garnet_hls.flows.compare",
     "garnet_hls.flows.synth",
     "garnet_hls.flows.report",
-    "garnet_hls.estimate",
+    "garnet_hls.flows.estimate",
     "garnet_hls.flows.demo",
     "garnet_hls.flows.sweep",
 ]

@@ -36,7 +36,8 @@ def preset_project(tmp_path_factory):
     """preset_project(name) -> (model, model_path, project_dir, csim): converted and built once per session."""
     from garnet_hls.flows.convert import convert
     from garnet_hls.backends.hls.csim import CSim
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     cache = {}
 

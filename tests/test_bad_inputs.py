@@ -72,7 +72,7 @@ def subprocess_env():
 @pytest.fixture(scope="module")
 def tour(preset_project, calo_events, tmp_path_factory):
     from garnet_hls.physics.data import save_npz
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     model, model_path, prj, sim = preset_project("garnet_paper")
     d = tmp_path_factory.mktemp("tour")
@@ -201,7 +201,8 @@ def _cases():
         # estimate
         ("estimate-project-missing", ["estimate", "nope"], ["nope", "does not exist"]),
         ("estimate-not-a-project", ["estimate", "."], ["not a garnet-hls project"]),
-        ("estimate-corrupt-meta", ["estimate", f"{T}/corrupt_prj"], ["not valid JSON"]),
+        # the project's backend is read from garnet_project.json first: the project contract's one line
+        ("estimate-corrupt-meta", ["estimate", f"{T}/corrupt_prj"], ["garnet_project.json is corrupt"]),
         ("estimate-json-under-file", ["estimate", "{P}", "--json", f"{T}/a_file/e.json"], ["not a directory"]),
         ("estimate-plot-directory", ["estimate", "{P}", "--plot", "."], ["is a directory"]),
         ("estimate-plot-read-only", ["estimate", "{P}", "--plot", READ_ONLY + ".png"], ["cannot write"]),
@@ -604,7 +605,7 @@ def test_file_system_errors_and_memory_end_in_one_line(monkeypatch, capsys):
     """What the file system or the machine refuses mid-run (full disk, no memory) is one line, not a traceback."""
     import errno
 
-    import garnet_hls.physics.data as gdata
+    import garnet_hls.flows.data as gdata  # the data command, which calls the generator
 
     def full_disk(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "runs/x/model.keras")

@@ -1,4 +1,5 @@
-"""Tests of the built-in data sets (garnet_hls.physics.data): generators, physics sanity, .npz I/O, CLI."""
+"""Tests of the built-in data sets (garnet_hls.physics.data): generators, physics sanity, .npz I/O, and their
+command (garnet_hls.flows.data)."""
 
 import argparse
 import os
@@ -14,13 +15,13 @@ from garnet_hls.physics.data import (
     THRESHOLD_GEV,
     X_SCALE_CM,
     Z_SCALE_CM,
-    add_cli,
     generate_calo,
     generate_circles,
     load_npz,
     save_npz,
 )
 from garnet_hls.errors import UserError
+from garnet_hls.flows.data import add_cli
 
 
 @pytest.fixture(scope="module")

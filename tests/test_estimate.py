@@ -65,7 +65,8 @@ def full_project(tmp_path_factory):
 @pytest.fixture(scope="session")
 def paper_project(tmp_path_factory):
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     d = tmp_path_factory.mktemp("est_paper")
     model = build_preset_model("garnet_paper")
@@ -109,6 +110,12 @@ def test_parse_type():
     assert E.parse_type("ap_uint<8>") == E.FixedType(8, 8, False)
     assert E.parse_type("garnet_hls::fixed_code<13, 5, true>") == E.FixedType(13, 5, True)
     assert E.parse_type("layer4_t") is None
+    # one type and one parser for the whole package: hls4ml's spellings and wide C++ types read the same
+    from garnet_hls.core.fixed import FixedType, parse_type
+    assert E.FixedType is FixedType and E.parse_type is parse_type
+    assert parse_type("fixed<16, 6, RND_CONV, SAT, 0>") == parse_type("nnet::ap_fixed<16,6>") == FixedType(16, 6, True)
+    assert parse_type("int<8>").lsb == 1.0 and parse_type("ap_fixed<80,20>").width == 80
+    assert parse_type("float") is None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,7 +409,7 @@ def test_module_imports_only_light_modules(name):
     top_level = {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name for n in tree.body
                  if isinstance(n, (ast.Import, ast.ImportFrom))}
     assert top_level <= {"__future__", "json", "math", "re", "time", "dataclasses", "pathlib", "typing",
-                         "garnet_hls.errors"} | {f"garnet_hls.{m}" for m in ESTIMATE_MODULES}, top_level
+                         "garnet_hls.errors", "garnet_hls.core.fixed"} | {f"garnet_hls.{m}" for m in ESTIMATE_MODULES}, top_level
 
 
 def test_estimate_is_split_by_concern():
@@ -458,6 +465,12 @@ def test_calibration_reads_the_real_reports():
     assert whole["real"] == 471
 
 
+def test_calibration_finds_the_reports_of_a_source_checkout():
+    """calibration_table() with no directory reads tests/data/vivado-reports of the checkout it runs from."""
+    assert E.default_reports_dir() == SHARED
+    assert E.calibration_table() == E.calibration_table(SHARED)
+
+
 def test_documentation_lists_the_calibration():
     doc = (REPO / "docs" / "estimate.md").read_text()
     assert "ESTIMATE" in doc and "uncalibrated" in doc
@@ -473,6 +486,7 @@ def test_documentation_lists_the_calibration():
 
 def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     from garnet_hls.cli import main
+    from garnet_hls.flows.estimate import _parse_reuse_list
 
     with pytest.raises(UserError, match="missing does not exist"):
         E.estimate_project(tmp_path / "missing")
@@ -489,7 +503,7 @@ def test_errors_for_bad_projects(tmp_path, small_project, capsys):
     with pytest.raises(UserError, match="do not divide"):
         E.reuse_sweep(small_project, [1, 5])
     with pytest.raises(UserError, match="comma-separated integers"):
-        E._parse_reuse_list("1,x")
+        _parse_reuse_list("1,x")
 
     assert main(["estimate", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err
@@ -511,7 +525,7 @@ def test_report_prints_synthesis_beside_the_estimate(small_project, tmp_path, ca
     hls4ml test Dense 16->5 on a 7z020: what is tested is that the numbers are the report's, read by the
     parser, and the estimate's, and the ratios theirs.)"""
     from garnet_hls.cli import main
-    from garnet_hls.toolchain.reports import parse_csynth_xml
+    from garnet_hls.toolchain.hls_csynth import parse_csynth_xml
 
     prj = tmp_path / "prj"
     shutil.copytree(small_project, prj)

@@ -1,4 +1,5 @@
-"""garnet_hls.toolchain.reports against real Vivado HLS / Vitis HLS / Vivado report files.
+"""The report parsers of garnet_hls.toolchain (hls, hls_csynth, vivado) and their presentation (hls_format)
+against real Vivado HLS / Vitis HLS / Vivado report files.
 
 The files live in tests/data/vivado-reports (see PROVENANCE.md there); they are
 read in place, and copied only into pytest's tmp_path. Every number asserted here was read from
@@ -16,18 +17,10 @@ import pytest
 
 from garnet_hls.errors import UserError
 from garnet_hls.flows.report import add_cli
-from garnet_hls.toolchain.reports import (
-    find_reports,
-    format_table,
-    load_hls4ml_config,
-    load_report,
-    parse_cosim_rpt,
-    parse_csynth_rpt,
-    parse_csynth_xml,
-    parse_utilization_rpt,
-    write_html,
-    write_json,
-)
+from garnet_hls.toolchain.hls import find_reports, load_hls4ml_config, load_report, parse_cosim_rpt
+from garnet_hls.toolchain.hls_csynth import parse_csynth_rpt, parse_csynth_xml
+from garnet_hls.toolchain.hls_format import format_table, write_html, write_json
+from garnet_hls.toolchain.vivado import parse_utilization_rpt
 
 SHARED = Path(__file__).resolve().parent / "data" / "vivado-reports"
 

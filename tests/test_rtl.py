@@ -27,7 +27,7 @@ def edge_events(V, F, n=160, seed=0):
 
 
 def keras_outputs(model, data):
-    from garnet_hls.core.fixed import quantize_np
+    from garnet_hls.core.quantize import quantize_np
 
     graph = [layer for layer in model.layers if hasattr(layer, "types")][0]
     xq = quantize_np(data["features"], graph.types["input"])
@@ -197,7 +197,8 @@ def test_quantization_point_is_exact_and_two_adders_deep(spec_in, spec_out):
     delay model is at most 2 (one rounding adder, one saturation mux)."""
     from da4ml.trace import HWConfig, comb_trace
 
-    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.core.fixed import parse_spec
+    from garnet_hls.core.quantize import quantize_np
     from garnet_hls.backends.rtl import common as C
 
     ti, to = parse_spec(spec_in), parse_spec(spec_out)
@@ -304,7 +305,8 @@ def test_saturation_on_a_wire_with_a_tiny_scale_factor(spec):
     out 0. Q(x) on such wires (every value of a 32-bit input) equals the Keras quantizer."""
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
-    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.core.fixed import parse_spec
+    from garnet_hls.core.quantize import quantize_np
     from garnet_hls.backends.rtl import common as C
 
     to = parse_spec(spec)

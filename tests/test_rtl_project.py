@@ -90,6 +90,17 @@ def test_synth_with_yosys_and_report(rtl_project, capsys):
     assert "Yosys, before place and route" in text and f"{rep['latency_cycles']} cycles" in text
 
 
+def test_estimate_does_not_apply_to_an_rtl_project(rtl_project, capsys):
+    """estimate asks the project's backend: the RTL backend says in one line that it does not apply."""
+    _, _, prj, _, _ = rtl_project
+    capsys.readouterr()
+    assert main(["estimate", str(prj)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "estimate is for HLS projects" in captured.err and "is an rtl project" in captured.err
+
+
 def test_fit_check_from_the_cost_estimate():
     from garnet_hls.backends.rtl.project import fit_check
 
@@ -108,7 +119,7 @@ def test_fit_check_from_the_cost_estimate():
 def test_convert_refuses_a_model_that_cannot_fit_the_part(tmp_path, capsys):
     """Fully parallel, the V=16 GarNet stack preset needs 2,048 DSP48E2 slices: convert says so for a
     220-DSP part before any synthesis, in one line, and writes nothing."""
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(5)
     model = build_preset_model("garnet_rtl_v32", n_vertices=16)
@@ -134,7 +145,8 @@ def test_rtl_preset_config_converts(name, tmp_path, calo_events, capsys):
     """configs/NAME.yml (Backend: RTL) converts its preset; the project is bit-exact in the emulator."""
     from garnet_hls.flows.compare import compare
     from garnet_hls.flows.convert import convert
-    from garnet_hls.models.presets import build_preset_model, config_path
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.models.presets import config_path
 
     keras.utils.set_random_seed(9)
     model = build_preset_model(name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from garnet_hls.errors import UserError
-from garnet_hls.toolchain.reports import parse_timing_summary_rpt, parse_utilization_rpt, vivado_version
+from garnet_hls.toolchain.vivado import parse_timing_summary_rpt, parse_utilization_rpt, vivado_version
 from garnet_hls.backends.rtl import vivado
 
 DATA = Path(__file__).resolve().parent / "data" / "vivado-rtl-reports"

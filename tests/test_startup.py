@@ -35,8 +35,10 @@ def test_import_and_cli_parser_import_no_tensorflow(tmp_path):
     assert _heavy_imported("import garnet_hls", tmp_path) == []
     # every subcommand's module is imported to build the parser (what --help and every command pay)
     assert _heavy_imported("import garnet_hls.cli as c; c.build_parser()", tmp_path) == []
-    for mod in ("garnet_hls.physics.data", "garnet_hls.estimate", "garnet_hls.toolchain.reports", "garnet_hls.flows.synth",
-                "garnet_hls.physics.train", "garnet_hls.flows.convert", "garnet_hls.backends.hls.csim", "garnet_hls.flows.compare"):
+    for mod in ("garnet_hls.physics.data", "garnet_hls.estimate", "garnet_hls.toolchain.hls_format", "garnet_hls.flows.synth",
+                "garnet_hls.physics.train", "garnet_hls.flows.convert", "garnet_hls.backends.hls.csim", "garnet_hls.flows.compare",
+                "garnet_hls.flows.data", "garnet_hls.flows.train", "garnet_hls.flows.estimate",
+                "garnet_hls.flows.csim", "garnet_hls.flows.report", "garnet_hls.backends.registry", "garnet_hls.project"):
         assert _heavy_imported(f"import {mod}", tmp_path) == [], mod
 
 
@@ -128,7 +130,7 @@ def test_models_are_keras2_through_and_through_when_tf_keras_came_first_with_leg
     import os; os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tf_keras
     import garnet_hls
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
     print(sorted({type(layer).__name__ for layer in build_preset_model("garnet_rtl_v32").layers}))
     """
     out = _run(code, tmp_path).stdout.strip().splitlines()[-1]

@@ -1,4 +1,5 @@
-"""Models (garnet_hls.models.build) and training (garnet_hls.physics.train): tiny, fast runs with real checks."""
+"""Models (garnet_hls.models.build) and training (garnet_hls.physics.train, its command garnet_hls.flows.train):
+tiny, fast runs with real checks."""
 
 import garnet_hls  # noqa: F401  -- must come first: sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
 
@@ -14,7 +15,8 @@ from garnet_hls.physics.data import generate_calo, save_npz
 from garnet_hls.errors import UserError
 from garnet_hls.layers import GarNetStack, GravNet
 from garnet_hls.models.build import ENERGY_SCALE, build_gravnet_model, build_model
-from garnet_hls.physics.train import ES_MIN_DELTA, MEASURED_KEYS, add_cli, evaluate, remeasure, roc_auc, roc_curve, train
+from garnet_hls.flows.train import add_cli
+from garnet_hls.physics.train import ES_MIN_DELTA, MEASURED_KEYS, evaluate, remeasure, roc_auc, roc_curve, train
 
 V = 32
 TINY_GARNET = dict(aggregators=(2, 2), filters=(4, 4), propagate=(4, 4), dense=(8,))
@@ -358,7 +360,7 @@ def test_train_a_preset_from_the_command_line(tmp_path, capsys):
     import tf_keras as keras
 
     from garnet_hls.cli import main
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     out = tmp_path / "run"
     assert main(["train", "--preset", "gravnet_rtl_v32", "--vertices", "16", "-n", "60", "--epochs", "1", "-o",

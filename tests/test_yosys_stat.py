@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from garnet_hls.backends.rtl.yosys import parse_stat, script, summarize
+from garnet_hls.backends.rtl.yosys import script
+from garnet_hls.toolchain.yosys import parse_stat, summarize
 
 DATA = Path(__file__).parent / "data" / "yosys-stat"
 

@@ -86,6 +86,21 @@ class Backend:
         """The versions that make a sweep point's result (its cache key): generator and synthesis tool."""
         return {}
 
+    # -- the model as this backend's logic, without a project (the fuzzer's fast path)
+    def trace(self, model, latency_cutoff: float = -1.0) -> Any:
+        """``model`` traced into this backend's logic, in memory: an object whose ``not_bit_exact`` lists the
+        layers (``{"layer", "reason"}``) where it is not bit-exact with the float64 Keras model (as
+        ``convert`` labels them). A model the backend cannot build is a one-line UserError."""
+        raise UserError(f"tracing a model does not apply to the {self.name} backend (convert it instead)")
+
+    def emulate(self, trace, data: dict) -> list:
+        """A :meth:`trace` run bit-exactly on an events dict: one array per model output."""
+        raise UserError(f"emulating a trace does not apply to the {self.name} backend (convert it instead)")
+
+    def output_lsbs(self, trace) -> list[float] | None:
+        """The LSB of each output value of a :meth:`trace`, all outputs flattened in order (None: unknown)."""
+        return None
+
     # -- helpers for the flows
     def check_sim_options(self, options: dict, project=None) -> None:
         for key, value in options.items():

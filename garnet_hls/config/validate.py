@@ -11,14 +11,11 @@ from __future__ import annotations
 import math
 import re
 
+from garnet_hls.core.fixed import MAX_WIDTH, split_type
 from garnet_hls.errors import UserError
 
-# ap_fixed / ap_int as hls4ml spells them in configs (with or without the ap_ prefix)
-_FIXED_RE = re.compile(r"^(ap_)?(u?fixed)<([^<>]*)>$")
-_INT_RE = re.compile(r"^(ap_)?(u?int)<([^<>]*)>$")
 ROUNDING = ("RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "TRN", "TRN_ZERO")
 SATURATION = ("SAT", "SAT_ZERO", "SAT_SYM", "WRAP")
-MAX_WIDTH = 1024  # AP_INT_MAX_W of the ap_types headers
 STRATEGIES = ("Latency", "Resource")
 PIPELINE_STYLES = ("auto", "dataflow", "pipeline")
 # Xilinx part names: xc (commercial), xa (automotive), xq (defence) + device, package, grade
@@ -79,17 +76,18 @@ def parse_precision(key: str, v) -> tuple[int, int, bool]:
     hint = "expected e.g. fixed<16,6>, ufixed<8,0>, ap_fixed<16,6,AP_RND_CONV,AP_SAT>, int<8> or uint<4>"
     if not isinstance(v, str):
         raise UserError(f"{key} must be a precision string ({hint}), got {_show(v)}")
-    s = "".join(v.split())
-    m = _FIXED_RE.match(s)
-    if m:
-        args = m.group(3).split(",")
+    p = split_type(v)
+    if p is None or not p.hls4ml:
+        raise UserError(f"{key} {v!r} is not a precision: {hint}")
+    args = p.args
+    if p.kind in ("fixed", "ufixed"):
         if len(args) < 2 or len(args) > 5:
             raise UserError(f"{key} {v!r} is not a precision: {hint}")
         try:
             width, integer = int(args[0]), int(args[1])
         except ValueError:
             raise UserError(f"{key} {v!r} is not a precision: width and integer bits must be integers") from None
-        signed = m.group(2) == "fixed"
+        signed = p.kind == "fixed"
         modes = [a[3:] if a.startswith("AP_") else a for a in args[2:]]
         if len(modes) >= 1 and modes[0] not in ROUNDING:
             raise UserError(f"{key} {v!r}: unknown rounding mode {args[2]!r}; valid: {', '.join(ROUNDING)}")
@@ -98,14 +96,11 @@ def parse_precision(key: str, v) -> tuple[int, int, bool]:
         if len(modes) == 3 and not (modes[2].isdigit()):
             raise UserError(f"{key} {v!r}: saturation bits must be a non-negative integer")
     else:
-        m = _INT_RE.match(s)
-        if not m:
-            raise UserError(f"{key} {v!r} is not a precision: {hint}")
         try:
-            width = int(m.group(3))
+            (width,) = map(int, args)
         except ValueError:
             raise UserError(f"{key} {v!r} is not a precision: the width must be an integer") from None
-        integer, signed = width, m.group(2) == "int"
+        integer, signed = width, p.kind == "int"
     if not 1 <= width <= MAX_WIDTH:
         raise UserError(f"{key} {v!r}: the width must be 1..{MAX_WIDTH} bits, got {width}")
     if abs(integer) > MAX_WIDTH:

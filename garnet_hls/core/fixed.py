@@ -1,4 +1,6 @@
-"""Fixed-point types from QKeras quantizer specs, and exact rounding in NumPy and TensorFlow.
+"""Fixed-point types: read from QKeras quantizer specs and from type strings, and the exact types of sums
+and products. Pure Python (no NumPy): the estimator reads the types of C++ code with it. The rounding
+itself, in NumPy and TensorFlow, is :mod:`garnet_hls.core.quantize`.
 
 A quantization point of a layer takes a QKeras spec string such as ``"quantized_bits(8,0,alpha=1)"``.
 :class:`FixedType` is the ap_fixed type that the spec denotes (see ``docs/quantization.md``):
@@ -8,22 +10,30 @@ A quantization point of a layer takes a QKeras spec string such as ``"quantized_
 * ``quantized_relu(b, i)``                 -> ``ap_ufixed<b, i>``, negative inputs map to 0
 
 Quantizing is ``Q(x) = clip(round_half_to_even(x / LSB), qmin, qmax) * LSB`` — QKeras'
-``quantized_bits`` with ``alpha=1``, and ap_fixed's ``AP_RND_CONV, AP_SAT``. The TensorFlow version
-is exact in the forward pass (unlike ``x + stop_gradient(xq - x)``, which can be off by an ulp) and
-passes gradients straight through.
+``quantized_bits`` with ``alpha=1``, and ap_fixed's ``AP_RND_CONV, AP_SAT``.
+
+:func:`parse_type` reads every spelling of a type string: hls4ml's ``fixed<16,6,RND_CONV,SAT>`` /
+``ufixed`` / ``int<8>`` / ``uint``, C++'s ``ap_fixed<16,6,AP_RND_CONV,AP_SAT>`` / ``ap_ufixed`` / ``ap_int``
+/ ``ap_uint`` (also as ``nnet::...``), our kernels' ``garnet_hls::fixed_code<W,I,S>`` and ``bool``.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
-
-import numpy as np
+from typing import NamedTuple
 
 from garnet_hls.errors import UserError
 
-__all__ = ["FixedType", "parse_spec", "quantize_np", "code_np", "exact_sum_type", "exact_product_type"]
+__all__ = ["FixedType", "MAX_WIDTH", "MODEL_MAX_WIDTH", "parse_spec", "parse_type", "split_type", "parse_precision",
+           "exact_product_type", "exact_sum_type", "union_type"]
+
+MAX_WIDTH = 1024  # AP_INT_MAX_W of the ap_types headers: the widest type a C++ type string can name
+# The widest type of a model's quantization point or of an exact intermediate (sum, product) of it: the
+# kernels compute in 64-bit integer codes. Only the estimator reads wider types (from C++ code).
+MODEL_MAX_WIDTH = 64
 
 
 @dataclass(frozen=True)
@@ -36,8 +46,8 @@ class FixedType:
     relu: bool = False  # quantized_relu: negative inputs map to 0 before rounding
 
     def __post_init__(self):
-        if self.width < 1 or self.width > 64:
-            raise UserError(f"fixed-point width must be 1..64, got {self.width}")
+        if self.width < 1 or self.width > MAX_WIDTH:
+            raise UserError(f"fixed-point width must be 1..{MAX_WIDTH}, got {self.width}")
 
     # -- numbers -------------------------------------------------------------------------------
     @property
@@ -85,20 +95,20 @@ class FixedType:
     def __str__(self) -> str:
         return self.ap_type()
 
-    # -- rounding ------------------------------------------------------------------------------
-    def quantize(self, x):
-        """Round half to even and saturate (NumPy, float64)."""
-        return quantize_np(x, self)
 
-    def codes(self):
-        """All representable values, indexed by their raw (two's complement) bit pattern."""
-        n = 1 << self.width
-        raw = np.arange(n, dtype=np.int64)
-        if self.signed:
-            raw = np.where(raw >= n // 2, raw - n, raw)
-        return np.ldexp(raw.astype(np.float64), -self.frac)
+def _check_model_width(width: int):
+    if width < 1 or width > MODEL_MAX_WIDTH:
+        raise UserError(f"fixed-point width must be 1..{MODEL_MAX_WIDTH}, got {width}")
 
 
+def _model_type(width: int, integer: int, signed: bool) -> FixedType:
+    _check_model_width(width)
+    return FixedType(width, integer, signed)
+
+
+# ----------------------------------------------------------------------------------------------
+# QKeras quantizer specs
+# ----------------------------------------------------------------------------------------------
 _SPEC_NAMES = ("quantized_bits", "quantized_relu")
 
 
@@ -114,6 +124,7 @@ def parse_spec(spec) -> FixedType | None:
         raise UserError(f"unsupported quantizer {name!r}: use quantized_bits(...) or quantized_relu(...)")
     bits = int(params.pop("bits", 8))
     integer = int(params.pop("integer", 0))
+    _check_model_width(bits)
     alpha = params.pop("alpha", None)
     if alpha not in (None, 1, 1.0):
         raise UserError(f"quantizer {spec!r}: alpha={alpha!r} is not a fixed-point type; use alpha=1")
@@ -173,73 +184,95 @@ def _spec_parts(spec):
     return name, params
 
 
-def code_np(x, t: FixedType):
-    """Integer code (value / LSB) after rounding half to even and saturating."""
-    x = np.asarray(x, dtype=np.float64)
-    if t.relu:
-        x = np.maximum(x, 0.0)
-    return np.clip(np.round(np.ldexp(x, t.frac)), t.code_min, t.code_max)
+# ----------------------------------------------------------------------------------------------
+# Type strings
+# ----------------------------------------------------------------------------------------------
+_TYPE_RE = re.compile(r"(nnet::|garnet_hls::)?(ap_)?(u?fixed|u?int|fixed_code)<([^<>]*)>")
 
 
-def quantize_np(x, t: FixedType | None):
-    if t is None:
-        return np.asarray(x, dtype=np.float64)
-    return np.ldexp(code_np(x, t), -t.frac)
+class TypeName(NamedTuple):
+    """A type string taken apart (see :func:`split_type`)."""
+
+    kind: str  # "fixed", "ufixed", "int", "uint", "fixed_code" or "bool"
+    args: tuple  # the arguments as written, without whitespace: ("16", "6", "RND_CONV", "SAT")
+    hls4ml: bool  # an hls4ml precision string: (ap_)fixed / ufixed / int / uint without a C++ namespace
 
 
+def split_type(text) -> TypeName | None:
+    """The kind and arguments of a type string (whitespace ignored); None if it is not a type string."""
+    if not isinstance(text, str):
+        return None
+    s = "".join(text.split())
+    if s == "bool":
+        return TypeName("bool", (), False)
+    m = _TYPE_RE.fullmatch(s)
+    if not m:
+        return None
+    namespace, ap, kind, args = m.groups()
+    if kind == "fixed_code" and (ap or namespace == "nnet::"):
+        return None
+    return TypeName(kind, tuple(args.split(",")), not namespace and kind != "fixed_code")
+
+
+def parse_type(text) -> FixedType | None:
+    """The FixedType of a type string (every form the module docstring lists; rounding and saturation
+    arguments are read past); None if ``text`` is not one (a typedef name, ``float``, ...)."""
+    p = split_type(text)
+    if p is None:
+        return None
+    if p.kind == "bool":
+        return FixedType(1, 1, False)
+    try:
+        width = int(p.args[0])
+        if p.kind in ("int", "uint"):
+            return FixedType(width, width, p.kind == "int")
+        integer = int(p.args[1])
+        if p.kind == "fixed_code":
+            return FixedType(width, integer, p.args[2] in ("true", "1"))
+        return FixedType(width, integer, p.kind == "fixed")
+    except (IndexError, ValueError):
+        return None
+
+
+def parse_precision(value, where: str) -> FixedType:
+    """A precision from the config: 'ap_fixed<16,6>', 'fixed<16,6,RND_CONV,SAT>', 'ufixed<...>' or a QKeras spec."""
+    s = str(value).replace(" ", "")
+    if s.startswith("quantized_"):
+        return parse_spec(s)
+    p = split_type(s)
+    if p is None or not p.hls4ml or p.kind not in ("fixed", "ufixed"):
+        raise UserError(f"{where}: precision {value!r} is not a fixed-point type like 'ap_fixed<16,6>'")
+    try:
+        width = int(p.args[0])
+        int(p.args[1])
+    except (ValueError, IndexError):
+        raise UserError(f"{where}: cannot read precision {value!r}") from None
+    _check_model_width(width)
+    return parse_type(s)
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact types of arithmetic (at most MODEL_MAX_WIDTH bits: a UserError beyond)
+# ----------------------------------------------------------------------------------------------
 def exact_product_type(a: FixedType, b: FixedType) -> FixedType:
-    """The ap_fixed type that holds every product a*b exactly (what ap_fixed's operator* returns)."""
+    """The type that holds every product a*b exactly."""
     signed = a.signed or b.signed
-    return FixedType(a.width + b.width, a.integer + b.integer, signed)
+    # an unsigned operand in a signed product needs one more bit to stay exact
+    width = a.width + b.width + (1 if a.signed != b.signed else 0)
+    integer = a.integer + b.integer + (1 if a.signed != b.signed else 0)
+    return _model_type(width, integer, signed)
 
 
-def exact_sum_type(terms: list[FixedType] | FixedType, n: int = 1) -> FixedType:
-    """A type that holds the sum of ``n`` values of each of ``terms`` exactly."""
-    if isinstance(terms, FixedType):
-        terms = [terms]
-    signed = any(t.signed for t in terms)
-    frac = max(t.frac for t in terms)
-    # integer bits of the magnitude (without sign) of each term, then grow by log2(count)
-    mags = [t.integer - (1 if t.signed else 0) for t in terms]
-    total = n * len(terms)
-    grow = max(0, math.ceil(math.log2(max(total, 1))))
-    integer = max(mags) + grow + (1 if signed else 0)
-    return FixedType(integer + frac, integer, signed)
-
-
-# ----------------------------------------------------------------------------------------------
-# TensorFlow side (imported lazily so that data generation etc. do not pull TensorFlow in).
-# ----------------------------------------------------------------------------------------------
-def quantize_tf(x, t: FixedType | None):
-    """Exact fixed-point rounding of a float64 tensor with a straight-through gradient."""
-    if t is None:
-        return x
-    import tensorflow as tf
-
-    if t.relu:
-        x = tf.nn.relu(x)
-    scale_up = math.ldexp(1.0, t.frac)
-    scale_down = math.ldexp(1.0, -t.frac)
-    lo, hi = float(t.code_min), float(t.code_max)
-
-    @tf.custom_gradient
-    def _q(v):
-        y = tf.clip_by_value(tf.round(v * scale_up), lo, hi) * scale_down
-
-        def grad(dy):
-            return dy
-
-        return y, grad
-
-    return _q(x)
-
-
-def table_index_tf(x, t: FixedType):
-    """Raw two's complement bit pattern of an already-quantized tensor: the firmware's table index."""
-    import tensorflow as tf
-
-    code = tf.cast(tf.round(x * math.ldexp(1.0, t.frac)), tf.int64)
-    return tf.math.floormod(code, 1 << t.width)
+def exact_sum_type(terms) -> FixedType:
+    """Exact type for a sum of ``(type, count)`` terms: common LSB, enough integer bits for the worst case."""
+    terms = list(terms)
+    signed = any(t.signed for t, _ in terms)
+    frac = max(t.frac for t, _ in terms)
+    # worst-case magnitude, in units of 2^0
+    bound = sum(n * max(abs(t.min), abs(t.max)) for t, n in terms)
+    mag = max(0, math.ceil(math.log2(bound + 2.0 ** -frac))) if bound > 0 else 0
+    integer = mag + (1 if signed else 0)
+    return _model_type(max(integer + frac, 1), integer, signed)
 
 
 def union_type(*types: FixedType) -> FixedType:
@@ -248,40 +281,4 @@ def union_type(*types: FixedType) -> FixedType:
     frac = max(t.frac for t in types)
     mag = max(t.integer - (1 if t.signed else 0) for t in types)
     integer = mag + (1 if signed else 0)
-    return FixedType(integer + frac, integer, signed)
-
-
-def exact_accum(terms, extra=()) -> FixedType:
-    """Exact type for a sum of ``(type, count)`` terms: common LSB, enough integer bits for the worst case."""
-    terms = list(terms) + [(t, 1) for t in extra]
-    signed = any(t.signed for t, _ in terms)
-    frac = max(t.frac for t, _ in terms)
-    # worst-case magnitude, in units of 2^0
-    bound = sum(n * max(abs(t.min), abs(t.max)) for t, n in terms)
-    mag = max(0, int(np.ceil(np.log2(bound + 2.0 ** -frac)))) if bound > 0 else 0
-    integer = mag + (1 if signed else 0)
-    return FixedType(max(integer + frac, 1), integer, signed)
-
-
-def product(a: FixedType, b: FixedType) -> FixedType:
-    signed = a.signed or b.signed
-    # an unsigned operand in a signed product needs one more bit to stay exact
-    width = a.width + b.width + (1 if a.signed != b.signed else 0)
-    integer = a.integer + b.integer + (1 if a.signed != b.signed else 0)
-    return FixedType(width, integer, signed)
-
-
-def parse_precision(value, where: str) -> FixedType:
-    """A precision from the config: 'ap_fixed<16,6>', 'fixed<16,6,RND_CONV,SAT>', 'ufixed<...>' or a QKeras spec."""
-    s = str(value).replace(" ", "")
-    if s.startswith("quantized_"):
-        return parse_spec(s)
-    base = s.split("<", 1)[0]
-    if base not in ("ap_fixed", "ap_ufixed", "fixed", "ufixed") or not s.endswith(">"):
-        raise UserError(f"{where}: precision {value!r} is not a fixed-point type like 'ap_fixed<16,6>'")
-    args = s[len(base) + 1:-1].split(",")
-    try:
-        width, integer = int(args[0]), int(args[1])
-    except (ValueError, IndexError):
-        raise UserError(f"{where}: cannot read precision {value!r}") from None
-    return FixedType(width, integer, signed=base in ("ap_fixed", "fixed"))
+    return _model_type(integer + frac, integer, signed)

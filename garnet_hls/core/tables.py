@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from garnet_hls.core.fixed import FixedType, quantize_np
+from garnet_hls.core.fixed import FixedType
+from garnet_hls.core.quantize import quantize_np, values_by_code
 
 MAX_TABLE_BITS = 18
 
@@ -30,21 +31,21 @@ def _check(t: FixedType, what: str):
 def exp_neg_square_table(index_t: FixedType, out_t: FixedType) -> np.ndarray:
     """GarNet edge weight: ``Q_out(exp(-d^2))`` for every value ``d`` of ``index_t``."""
     _check(index_t, "distance")
-    d = index_t.codes()
+    d = values_by_code(index_t)
     return quantize_np(np.exp(-d * d), out_t)
 
 
 def exp_neg_scaled_table(index_t: FixedType, out_t: FixedType, scale: float) -> np.ndarray:
     """GravNet edge weight: ``Q_out(exp(-scale * d))`` for every value ``d`` of ``index_t``."""
     _check(index_t, "distance")
-    d = index_t.codes()
+    d = values_by_code(index_t)
     return quantize_np(np.exp(-float(scale) * d), out_t)
 
 
 def tanh_table(index_t: FixedType, out_t: FixedType) -> np.ndarray:
     """``Q_out(tanh(x))`` for every value ``x`` of ``index_t``."""
     _check(index_t, "pre-activation")
-    return quantize_np(np.tanh(index_t.codes()), out_t)
+    return quantize_np(np.tanh(values_by_code(index_t)), out_t)
 
 
 def reciprocal_table(n_max: int, out_t: FixedType) -> np.ndarray:

@@ -5,7 +5,8 @@ The estimate is derived from the files of the generated project only (``garnet_p
 ``hls4ml_config.yml``, ``firmware/parameters.h``, ``firmware/defines.h``, ``firmware/<top>.cpp``): loop
 structure of our kernels (``firmware/garnet.h``, ``firmware/gravnet.h``, ``graph_collapse``), reuse
 factors, the top function's pipeline pragma and the widths of every type. It imports neither hls4ml nor
-TensorFlow and runs in milliseconds. The model, its assumptions and its measured error against every
+TensorFlow and runs in milliseconds. The command (``garnet_hls.flows.estimate``) asks the project's backend
+(``garnet_hls.backends.registry``), whose HLS backends call :func:`estimate_project`. The model, its assumptions and its measured error against every
 real report we have are in ``docs/estimate.md``; :func:`calibration_table` recomputes that comparison.
 
 Model in brief (numbers per family in :data:`FAMILIES`):
@@ -26,7 +27,6 @@ Model in brief (numbers per family in :data:`FAMILIES`):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -36,8 +36,8 @@ from typing import Any
 
 from garnet_hls.errors import UserError
 
-# The estimator by concern (this module: estimate_project, the output, the R sweep and the CLI; all names
-# of the others are re-exported here):
+# The estimator by concern (this module: estimate_project, the output and the R sweep; all names of the
+# others are re-exported here; the command is garnet_hls.flows.estimate):
 #   estimate_model        types, device families, operators, regions, table costs, scheduling, Dense
 #   estimate_files        reading a project's files (config structs, top function, table pragmas)
 #   estimate_kernels      the regions of every GarNet / GravNet kernel function
@@ -535,64 +535,3 @@ def write_plot(project_dir: str | Path, path: str | Path, reuse_factors: list[in
     finally:
         plt.close(fig)
     return sweep
-
-
-# ------------------------------------------------------------------------------------------------
-# CLI
-# ------------------------------------------------------------------------------------------------
-
-
-def _parse_reuse_list(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"--reuse takes comma-separated integers, got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise UserError(f"--reuse takes positive integers, got {text!r}")
-    return sorted(set(values))
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser(
-        "estimate", help="estimate latency and resources of a project without vendor tools (ESTIMATE, not synthesis)")
-    p.add_argument("project", help="garnet-hls project directory (from garnet-hls convert)")
-    p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON (every key prefixed 'estimated_')")
-    p.add_argument("--plot", metavar="FILE.png",
-                   help="write estimated latency and DSP vs reuse factor of the GarNet/GravNet layers")
-    p.add_argument("--reuse", metavar="R1,R2,...",
-                   help="reuse factors for the sweep (--plot and the printed sweep); default: every divisor of V")
-    p.set_defaults(func=run_estimate)
-
-
-def run_estimate(args) -> int:
-    from garnet_hls.paths import check_output_file, write_output
-
-    for opt in ("json", "plot"):
-        if getattr(args, opt, None):
-            check_output_file(getattr(args, opt), f"--{opt} output")
-    if getattr(args, "plot", None):
-        plot_format(args.plot)
-    reuse_list = _parse_reuse_list(getattr(args, "reuse", None))
-    est = estimate_project(args.project)
-    print(format_estimate(est), end="")
-    sweep = None
-    if getattr(args, "plot", None):
-        sweep = write_plot(args.project, args.plot, reuse_list)
-        print(f"  wrote {args.plot} ({BANNER})")
-    elif reuse_list:
-        sweep = reuse_sweep(args.project, reuse_list)
-    if sweep is not None:
-        for d in sweep["estimated_layers"]:
-            name = d["estimated_layer"]
-            rows = [[str(r), str(l), str(dsp), str(lut)] for r, l, dsp, lut in zip(
-                d["estimated_reuse_factors"], d["estimated_latency_cycles"], d["estimated_dsp"], d["estimated_lut"])]
-            print(f"\n  {name}: reuse-factor sweep with the kernel loops kept (as under a DATAFLOW top), {BANNER}")
-            print("\n".join(_grid(["R", "est. latency [cycles]", "est. DSP", "est. LUT"], rows)))
-    if getattr(args, "json", None):
-        data = est.to_json()
-        if sweep is not None:
-            data["estimated_reuse_sweep"] = sweep
-        write_output(args.json, json.dumps(data, indent=2) + "\n", "--json output")
-    return 0

@@ -20,7 +20,7 @@ def default_reports_dir() -> Path:
     """``tests/data/vivado-reports`` of a source checkout (see PROVENANCE.md there): the real reports are
     test data of the repository and do not ship in the wheel; pass ``reports_dir`` to
     :func:`calibration_table` to use another copy."""
-    return Path(__file__).resolve().parents[1] / "tests" / "data" / "vivado-reports"
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "vivado-reports"
 
 
 _F16 = FixedType(16, 6, True)
@@ -111,8 +111,8 @@ def calibration_table(reports_dir: str | Path | None = None) -> list[dict[str, A
 
     Each row: report, module, layer, quantity, estimated, real, error (relative, or the absolute DSP
     share for narrow multiplications), bound (CALIBRATION_BOUNDS[quantity]). Real values are read from the
-    report files with garnet_hls.toolchain.reports at call time."""
-    from garnet_hls.toolchain.reports import parse_csynth_rpt, parse_csynth_xml
+    report files with garnet_hls.toolchain.hls_csynth at call time."""
+    from garnet_hls.toolchain.hls_csynth import parse_csynth_rpt, parse_csynth_xml
 
     root = Path(reports_dir) if reports_dir else default_reports_dir()
     if not root.is_dir():

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from garnet_hls.errors import UserError, require_dir
-from garnet_hls.estimate.model import FixedType, parse_type
+from garnet_hls.core.fixed import FixedType, parse_type
 
 @dataclass
 class Table:

@@ -13,7 +13,7 @@ def _recip_constant_is_power_of_two(n: int, recip: FixedType) -> bool:
     """Is Q(1/n) in `recip`'s format a power of two (so multiplying by it is a shift)?"""
     if n <= 0:
         return True
-    code = round((1.0 / n) * (1 << recip.fractional))
+    code = round((1.0 / n) * (1 << recip.frac))
     return code > 0 and (code & (code - 1)) == 0
 
 

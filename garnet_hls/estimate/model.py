@@ -1,7 +1,7 @@
-"""The loop/region model of ``garnet-hls estimate`` (docs/estimate.md): fixed-point types, device
-families, the operator inventory of a pipelined region and its resources, the cost of tables (ROM, logic,
+"""The loop/region model of ``garnet-hls estimate`` (docs/estimate.md): device families, the operator inventory of a pipelined region and its resources, the cost of tables (ROM, logic,
 replicated ROM), hls4ml's Dense, and the scheduling of a function's regions into latency, II and
-resources. Every number is an ESTIMATE. Imports nothing heavy (no hls4ml, TensorFlow or numpy)."""
+resources. Every number is an ESTIMATE. Imports nothing heavy (no hls4ml, TensorFlow or numpy). The
+fixed-point types of the C++ code are ``garnet_hls.core.fixed``'s (``FixedType``, ``parse_type``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from garnet_hls.core.fixed import FixedType, parse_type  # noqa: F401  (the estimator's types)
 from garnet_hls.errors import UserError
 
 BANNER = "ESTIMATE — not a synthesis result"
@@ -43,48 +44,6 @@ FAMILIES = {
 }
 
 KERNEL_KINDS = ("GarNet", "GarNetStack", "GravNet")
-
-
-# ------------------------------------------------------------------------------------------------
-# Types
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FixedType:
-    width: int
-    integer: int
-    signed: bool
-
-    @property
-    def fractional(self) -> int:
-        return self.width - self.integer
-
-
-_AP_RE = re.compile(r"^(?:nnet::|garnet_hls::)?(ap_fixed|ap_ufixed|ap_int|ap_uint|fixed_code)\s*<\s*([^>]*)>")
-
-
-def parse_type(text: str | None) -> FixedType | None:
-    """ap_fixed<W,I,...> / ap_ufixed / ap_int<W> / ap_uint<W> / garnet_hls::fixed_code<W,I,S> / bool."""
-    if text is None:
-        return None
-    s = text.strip()
-    if s == "bool":
-        return FixedType(1, 1, False)
-    m = _AP_RE.match(s)
-    if not m:
-        return None
-    kind, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
-    try:
-        w = int(args[0])
-        if kind in ("ap_int", "ap_uint"):
-            return FixedType(w, w, kind == "ap_int")
-        i = int(args[1])
-        if kind == "fixed_code":
-            return FixedType(w, i, args[2].strip() in ("true", "1"))
-        return FixedType(w, i, kind == "ap_fixed")
-    except (IndexError, ValueError):
-        return None
 
 
 def _signed_width(t: FixedType | int) -> int:

@@ -3,7 +3,7 @@
 The first user who runs Vivado/Vitis HLS on a generated project shows us, in one table, how far the
 structural estimate (``garnet_hls.estimate``, docs/estimate.md) is from the tool: latency, interval and
 resources as C synthesis reports them for the top function, our estimate of the same quantities, and
-estimate / synthesis. The synthesis numbers are read from the report files (``garnet_hls.toolchain.reports``);
+estimate / synthesis. The synthesis numbers are read from the report files (``garnet_hls.toolchain.hls``);
 nothing here invents a synthesis number: a quantity the report does not give is shown as "-".
 """
 

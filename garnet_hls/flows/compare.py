@@ -9,13 +9,13 @@ layers' outputs, and the first layer whose values differ is named with its LSB e
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from garnet_hls.backends import registry
+from garnet_hls.core.fixed import parse_type
 from garnet_hls.errors import UserError
 from garnet_hls.flows.csim import add_sim_options, load_events, select_events, sim_options
 from garnet_hls.project import prepare_inputs, read_meta
@@ -55,12 +55,8 @@ def keras_float64_clone(model):
 
 def lsb_of(type_str: str) -> float | None:
     """LSB of an hls4ml/ap type string ('fixed<16,6,...>', 'ap_ufixed<...>', 'uint<8>'); None for float."""
-    m = re.search(r"fixed<\s*(\d+)\s*,\s*(-?\d+)", type_str)
-    if m:
-        return 2.0 ** -(int(m.group(1)) - int(m.group(2)))
-    if re.search(r"int<", type_str):
-        return 1.0
-    return None
+    t = parse_type(type_str)
+    return t.lsb if t is not None else None
 
 
 @dataclass

@@ -360,11 +360,18 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
 RTL_LATENCY_CUTOFF = 5.0  # as `convert --backend RTL` schedules at the default 5 ns clock
 
 
+def _rtl():
+    """The RTL backend, which traces a model and emulates the trace in memory (no project written)."""
+    from garnet_hls.backends import registry
+
+    return registry.get_backend("rtl")
+
+
 def keras_reference(model, data: dict) -> list:
     """The float64 Keras model's outputs on ``data``, its features rounded to the first graph layer's input
     type first, as the RTL's input port carries them (the layer rounds them again: no change)."""
     from garnet_hls.flows.compare import keras_float64, keras_float64_clone
-    from garnet_hls.core.fixed import quantize_np
+    from garnet_hls.core.quantize import quantize_np
 
     t = model.get_layer("graph0").types["input"]
     xq = quantize_np(np.asarray(data["features"], dtype=np.float64), t)
@@ -376,11 +383,11 @@ def keras_reference(model, data: dict) -> list:
 
 def _rtl_compare(rt, model, data):
     """(smallest identical fraction over the outputs, max difference in LSBs of the output wires)."""
-    from garnet_hls.backends.rtl.model import emulate
-
-    got = emulate(rt, data)
+    backend = _rtl()
+    got = backend.emulate(rt, data)
     ref = keras_reference(model, data)
-    steps = np.asarray([q[2] for q in rt.comb.out_qint], dtype=np.float64) if rt.comb.out_qint else None
+    lsbs = backend.output_lsbs(rt)
+    steps = np.asarray(lsbs, dtype=np.float64) if lsbs else None
     ident, max_lsb, off = 1.0, 0.0, 0
     for g, r in zip(got, ref):
         g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
@@ -401,13 +408,11 @@ def rtl_divergence(model, data) -> str:
     agreement: each prefix of the model is traced and emulated on its own."""
     import tf_keras as keras
 
-    from garnet_hls.backends.rtl.model import trace_model
-
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
         sub = keras.Model(model.inputs, layer.output)
-        rt = trace_model(sub, latency_cutoff=RTL_LATENCY_CUTOFF)
+        rt = _rtl().trace(sub, latency_cutoff=RTL_LATENCY_CUTOFF)
         ident, _ = _rtl_compare(rt, sub, data)
         if ident < 1.0:
             return f"{layer.name} ({100 * ident:.2f}%)"
@@ -433,13 +438,11 @@ def exact_relu_variant(case: dict) -> dict | None:
 
 def _behind_the_label(case: dict, n_events: int) -> str:
     """'' when the exact-relu variant of a flagged case is identical (or still labelled), else what differs."""
-    from garnet_hls.backends.rtl.model import trace_model
-
     alt = exact_relu_variant(case)
     if alt is None:
         return ""
     model = build_model(alt)
-    rt = trace_model(model, latency_cutoff=RTL_LATENCY_CUTOFF)
+    rt = _rtl().trace(model, latency_cutoff=RTL_LATENCY_CUTOFF)
     if rt.not_bit_exact:
         return ""
     data = make_events(alt, n_events, model.get_layer("graph0").types.get("input"))
@@ -454,7 +457,6 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
     traced logic and compare it with the float64 Keras model bit for bit. A UserError of the trace is a
     refusal; anything else that goes wrong, or any differing value, is a failure."""
     from garnet_hls.errors import UserError
-    from garnet_hls.backends.rtl.model import trace_model
 
     t0 = time.time()
     res = CaseResult(case, "ERROR")
@@ -464,7 +466,7 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
         keras.backend.clear_session()
         model = build_model(case)
         try:
-            rt = trace_model(model, latency_cutoff=RTL_LATENCY_CUTOFF)
+            rt = _rtl().trace(model, latency_cutoff=RTL_LATENCY_CUTOFF)
         except UserError as e:
             res.status, res.message = "refused", str(e)
             return res

@@ -12,7 +12,8 @@ import tf_keras as keras
 
 from garnet_hls.core import tables
 from garnet_hls.errors import UserError
-from garnet_hls.core.fixed import FixedType, parse_spec, quantize_tf, table_index_tf
+from garnet_hls.core.fixed import FixedType, parse_spec
+from garnet_hls.core.quantize import quantize_tf, table_index_tf
 
 COLLAPSE_MODES = (None, "mean", "sum", "max")
 ACTIVATIONS = ("linear", "relu", "tanh")

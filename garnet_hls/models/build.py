@@ -40,7 +40,7 @@ from garnet_hls.layers import GarNetStack, GravNet
 # ENERGY_SCALE: the ``energy`` output regresses ``true energy [GeV] / ENERGY_SCALE``; KINDS: the model kinds
 # accepted by build_model; OUTPUTS: the names of the two outputs, in order. They live in garnet_hls.models.presets,
 # which imports no TensorFlow (the command line needs them to build its parser).
-from garnet_hls.models.presets import ENERGY_SCALE, KINDS, OUTPUTS  # noqa: F401
+from garnet_hls.models.presets import ENERGY_SCALE, KINDS, OUTPUTS, preset  # noqa: F401
 
 
 def register_qkeras_objects():
@@ -206,3 +206,11 @@ def build_model(kind, **kw):
         if "unexpected keyword" in str(e):
             raise UserError(f"{kind} model: {e}") from None
         raise
+
+
+def build_preset_model(name: str, **overrides):
+    """The model of preset ``name`` (garnet_hls.models.presets), with ``overrides`` of its keyword arguments."""
+    kw = preset(name)
+    kw.update(overrides)
+    kind = kw.pop("kind")
+    return build_model(kind, **kw)

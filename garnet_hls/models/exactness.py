@@ -3,7 +3,8 @@ Keras quantizers, and the reason for every layer that cannot be exact (both back
 
 ``derive_precisions(model, cfg)`` returns the per-layer hls4ml precisions (LayerName entries) and ``info``:
 per layer its type, whether it (and everything before it) is exact, its output type and, for the layer that
-causes an inexact result, the reason.
+causes an inexact result, the reason (its text from ``garnet_hls.core.exactness``, which the RTL backend
+uses too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 
+from garnet_hls.core import exactness as why
 from garnet_hls.core.fixed import FixedType, parse_spec
 from garnet_hls.errors import UserError
 
@@ -41,7 +43,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
     'reason': why the layer is not bit-exact, or None}. A layer fed by a layer that is not exact is not
     exact either, but only the layer that causes it carries a ``reason``.
     """
-    from garnet_hls.core.fixed import exact_accum, product
+    from garnet_hls.core.fixed import exact_product_type, exact_sum_type
 
     from garnet_hls.layers.common import QuantizedGraphLayer
 
@@ -87,8 +89,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                 record(nv, "InputLayer", True, None, nvtx=True, n_vertices=V)
             t_out = layer.types.get("output") or parse_spec("quantized_bits(16,5,alpha=1)")
             out_t[name] = t_out
-            record(name, kind, layer.quantized, t_out, "float graph layer (quantized=False): it does not round "
-                   "where the firmware does")
+            record(name, kind, layer.quantized, t_out, why.float_layer_reason("graph layer"))
         elif kind == "InputLayer":
             continue
         elif kind in ("QDense", "Dense"):
@@ -108,31 +109,28 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
                     act_name = "linear"
             reason = None
             if kind == "Dense":
-                reason = "float Dense: its weights are not quantized (use QDense with kernel/bias quantizers)"
+                reason = why.float_layer_reason("Dense")
             elif t_x is None:
                 reason = _not_fixed_reason(src, upstream_ok)
             elif t_w is None:
-                reason = "QDense without kernel_quantizer: its weights are floats"
+                reason = why.missing_quantizer_reason("kernel")
             elif layer.use_bias and t_b is None:
-                reason = "QDense without bias_quantizer: its biases are floats"
+                reason = why.missing_quantizer_reason("bias")
             elif act_name not in ("linear", None):
-                reason = (f"QDense activation {act!r} is not bit-exact; use activation=None and a separate "
-                          "QActivation")
+                reason = why.dense_activation_reason(act)
             acc = None
             if reason is None and t_x is not None:  # a float input is reported where it arises
                 n_in = int(layer.kernel.shape[0])
-                terms = [(product(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
-                acc = exact_accum(terms)
+                terms = [(exact_product_type(t_x, t_w), n_in)] + ([(t_b, 1)] if layer.use_bias else [])
+                acc = exact_sum_type(terms)
                 p = {"weight": _exact_prec(t_w), "accum": _exact_prec(acc), "result": _exact_prec(acc)}
                 if layer.use_bias:
                     p["bias"] = _exact_prec(t_b)
                 prec[name] = {"Precision": p}
                 # hls4ml splits the (linear) activation off into '<name>_linear': it must not round either
                 prec[f"{name}_linear"] = {"Precision": {"result": _exact_prec(acc)}}
-                if acc.width > 53:
-                    reason = (f"its exact sum needs {acc.width} bits ({acc}); Keras computes it in float64, "
-                              "which carries 53: use narrower quantizers")
-                elif act_q is not None:
+                reason = why.float64_sum_reason(acc.width, acc)
+                if reason is None and act_q is not None:
                     prec[act_layer] = {"Precision": {"result": act_q.hls4ml_precision()}}
                     if act_q.relu:
                         reason = float32_rounding_reason(acc, act_q, f"{name}'s sum")
@@ -158,7 +156,7 @@ def derive_precisions(model, cfg: dict) -> tuple[dict, dict]:
             if act not in ("relu", "linear"):
                 raise UserError(f"layer {name!r}: Activation {act!r} is not supported; supported: relu, linear")
             out_t[name] = None
-            record(name, kind, False, None, "float Activation: it does not round (use QActivation)")
+            record(name, kind, False, None, why.float_layer_reason("Activation"))
         elif kind == "Dropout":
             out_t[name] = out_t.get(inbound[name][0])
             record(name, kind, True, out_t[name])
@@ -170,7 +168,7 @@ def _not_fixed_reason(src: str, upstream_ok: dict) -> str | None:
     """The reason for a layer fed by a non-fixed-point value: None when ``src`` is already reported."""
     if not upstream_ok.get(src, True):
         return None  # a consequence of the layer named before it
-    return f"its input {src!r} is not a fixed-point value"
+    return why.float_input_reason(src)
 
 
 def _check_precision_overrides(model, cfg: dict, derived: dict, info: dict):
@@ -197,9 +195,6 @@ def _exact_prec(t: FixedType) -> str:
     return f"{'fixed' if t.signed else 'ufixed'}<{t.width},{t.integer}>"
 
 
-FLOAT32_SIGNIFICANT_BITS = 24
-
-
 def _magnitude_bits(t) -> int:
     """Every value of ``t`` has magnitude below 2**this."""
     return t.integer - (1 if t.signed else 0)
@@ -208,26 +203,13 @@ def _magnitude_bits(t) -> int:
 def float32_rounding_reason(t_in, t_q, src: str) -> str | None:
     """Why QKeras' ``quantized_relu`` fed by values of type ``t_in`` can differ from exact rounding, or None.
 
-    ``quantized_relu.__call__`` casts its input to float32 (24 significant bits) before rounding, even in a
-    float64 model. Rounding to float32 first and then to ``t_q`` equals rounding once whenever the cast is
-    the identity on every value that does not saturate: values below ``2**t_q.integer`` (larger ones
-    saturate either way - the cast is monotone and ``2**integer`` is a float32) with at most 24
-    significant bits. Beyond that the cast can land exactly on a rounding tie of ``t_q`` and
-    half-to-even may then go the other way than for the exact value.
+    ``quantized_relu.__call__`` casts its input to float32 before rounding. Rounding to float32 first and then
+    to ``t_q`` equals rounding once whenever the cast is the identity on every value that does not saturate:
+    values below ``2**t_q.integer`` (larger ones saturate either way - the cast is monotone and
+    ``2**integer`` is a float32) with at most 24 significant bits.
     """
-    top = min(_magnitude_bits(t_in), t_q.integer)
-    bits = top + t_in.frac
-    if bits <= FLOAT32_SIGNIFICANT_BITS:
-        return None
-    alt = f"quantized_bits({t_q.width},{t_q.integer},keep_negative=0,alpha=1)"
-    return (f"QKeras' quantized_relu rounds a float32 copy of its input, and {src!r} ({_plain(t_in)}) gives it values "
-            f"with up to {bits} significant bits (float32 carries {FLOAT32_SIGNIFICANT_BITS}), so Keras can "
-            f"round differently from the exact firmware; use QActivation('{alt}'), the same function without "
-            "the float32 cast, or narrower quantizers before it")
-
-
-def _plain(t) -> str:
-    return f"{'ap_fixed' if t.signed else 'ap_ufixed'}<{t.width},{t.integer}>"
+    bits = min(_magnitude_bits(t_in), t_q.integer) + t_in.frac
+    return why.float32_rounding_reason(src, bits, t_q, t_in)
 
 
 def _holds(a, b) -> bool:

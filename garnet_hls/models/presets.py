@@ -1,6 +1,9 @@
 """Canonical models: each preset NAME is a model architecture here and a conversion config
 ``configs/NAME.yml`` (hls4ml's keys). ``garnet-hls train --preset NAME`` builds the model, and
 ``garnet-hls convert MODEL -c configs/NAME.yml`` converts it.
+
+This module only describes (no TensorFlow: the command line reads it to build its parser);
+:func:`garnet_hls.models.build.build_preset_model` builds.
 """
 
 from __future__ import annotations
@@ -50,15 +53,6 @@ def preset(name: str) -> dict:
         return dict(PRESETS[name])
     except KeyError:
         raise UserError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}") from None
-
-
-def build_preset_model(name: str, **overrides):
-    from garnet_hls.models.build import build_model
-
-    kw = preset(name)
-    kw.update(overrides)
-    kind = kw.pop("kind")
-    return build_model(kind, **kw)
 
 
 def config_path(name: str) -> Path:

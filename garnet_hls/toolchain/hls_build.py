@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TextIO
 
 from garnet_hls.errors import ToolNotFoundError, UserError, require_dir
-from garnet_hls.toolchain import reports
+from garnet_hls.toolchain.hls import load_hls4ml_config, load_report
+from garnet_hls.toolchain.hls_format import format_table
 
 LOG_NAME = "synth.log"
 OPTION_ORDER = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
@@ -115,7 +116,7 @@ class BuildPlan:
 
 def hls4ml_backend_of(project_dir: Path) -> str:
     """The backend hls4ml wrote a project for (hls4ml_config.yml, else project.tcl); one line if neither says."""
-    cfg = reports.load_hls4ml_config(project_dir)
+    cfg = load_hls4ml_config(project_dir)
     backend = cfg.get("Backend") if cfg else None
     if not backend:
         tcl = project_dir / "project.tcl"
@@ -303,11 +304,11 @@ def synth(project_dir: str | Path, options: SynthOptions | None = None, out: Tex
     status = "finished" if code == 0 else f"FAILED (exit code {code})"
     out.write(f"garnet-hls synth: {Path(plan.argv[0]).name} {status}; full log in {plan.log_path}\n")
     try:
-        rep = reports.load_report(plan.project_dir)
+        rep = load_report(plan.project_dir)
     except UserError as exc:  # a half-written report must not hide the tool's exit code
         out.write(f"garnet-hls synth: could not read the reports: {exc}\n")
         return code
     if rep.csynth or rep.cosim or rep.vsynth:
-        out.write(reports.format_table(rep))
+        out.write(format_table(rep))
     out.flush()
     return code

@@ -68,13 +68,13 @@ class HLSBackend(Backend):
 
     def synth_point(self, project, tool: str, log) -> dict:
         """C synthesis of one sweep point: the figures the sweep tabulates."""
-        from garnet_hls.toolchain import reports
+        from garnet_hls.toolchain.hls import load_report
         from garnet_hls.toolchain.hls_build import SynthOptions, synth
 
         code = synth(project, SynthOptions(synth=True), out=log)
         if code != 0:
             raise UserError(f"C synthesis failed (exit code {code}); log in {Path(project) / 'synth.log'}")
-        rep = reports.load_report(project).csynth
+        rep = load_report(project).csynth
         if rep is None:
             raise UserError(f"C synthesis finished but wrote no report in {project}")
         res = rep.resources

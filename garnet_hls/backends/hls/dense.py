@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from garnet_hls.core.fixed import parse_spec, quantize_np
+from garnet_hls.core.fixed import parse_spec
+from garnet_hls.core.quantize import quantize_np
 
 DENSE_CLASSES = ("QDense",)
 

@@ -33,7 +33,8 @@ from garnet_hls.backends.hls.common import (
     table_pragmas,
     to_hls4ml,
 )
-from garnet_hls.core.fixed import exact_accum, product, union_type
+from garnet_hls.core.fixed import exact_product_type, exact_sum_type, union_type
+from garnet_hls.core.quantize import quantize_np
 from garnet_hls.layers.garnet import GARNET_POINTS
 
 KERAS_CLASSES = {"GarNet": "garnet_hls.GarNet", "GarNetStack": "garnet_hls.GarNetStack"}
@@ -99,21 +100,21 @@ class GarNetLayer(Layer):
             ew = t["edge_weight"]
             try:
                 g_t = t["feature"] if simplified else union_type(t["feature"], ew)
-                agg_prod_t = product(ew, g_t)
-                agg_sum_t = exact_accum([(agg_prod_t, V)])
-                hw_t = exact_accum([(product(t["aggregate"], k_t), h)])
-                pre_terms = [(product(ew, hw_t), a), (b_t, 1)]
+                agg_prod_t = exact_product_type(ew, g_t)
+                agg_sum_t = exact_sum_type([(agg_prod_t, V)])
+                hw_t = exact_sum_type([(exact_product_type(t["aggregate"], k_t), h)])
+                pre_terms = [(exact_product_type(ew, hw_t), a), (b_t, 1)]
                 if not simplified:
-                    pre_terms += [(product(x_t, k_t), f_in), (product(ew, k_t), a)]
+                    pre_terms += [(exact_product_type(x_t, k_t), f_in), (exact_product_type(ew, k_t), a)]
                 bt = {
                     "input_t": x_t,
-                    "dense_accum_t": exact_accum([(product(x_t, k_t), f_in), (b_t, 1)]),
+                    "dense_accum_t": exact_sum_type([(exact_product_type(x_t, k_t), f_in), (b_t, 1)]),
                     "g_t": g_t,
                     "agg_prod_t": agg_prod_t,
                     "agg_sum_t": agg_sum_t,
-                    "mean_prod_t": product(agg_sum_t, t["reciprocal"]),
+                    "mean_prod_t": exact_product_type(agg_sum_t, t["reciprocal"]),
                     "hw_t": hw_t,
-                    "pre_t": exact_accum(pre_terms),
+                    "pre_t": exact_sum_type(pre_terms),
                 }
             except UserError as e:  # an exact type over 64 bits
                 raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GarNet supports "
@@ -123,9 +124,9 @@ class GarNetLayer(Layer):
             w = {k: self.get_attr(f"b{b}_{k}_data") for k in ("S_kernel", "S_bias", "P_kernel", "P_bias",
                                                                "O_kernel", "O_bias")}
             for key, short in (("S_kernel", "sk"), ("P_kernel", "pk"), ("O_kernel", "ok")):
-                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", k_t.quantize(w[key]), k_t)
+                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", quantize_np(w[key], k_t), k_t)
             for key, short in (("S_bias", "sb"), ("P_bias", "pb"), ("O_bias", "ob")):
-                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", b_t.quantize(w[key]), b_t)
+                add_fixed_weights(self, f"b{b}_{short}", f"w{{index}}_b{b}_{short}", quantize_np(w[key], b_t), b_t)
             x_t = t["output"]
         self.set_attr("blocks", blocks)
 
@@ -211,7 +212,7 @@ def _collapse_config(layer):
         f"    static const unsigned recip_table_size = {V + 1};",
         f"    static const long long recip_v_code = {recip_code(V, t['reciprocal'])};",
         f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
-        f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
+        f"    typedef {cpp_type(exact_sum_type([(t['output'], V)]), exact=True)} collapse_sum_t;",
         "};",
     ])
 

@@ -36,7 +36,8 @@ from garnet_hls.backends.hls.common import (
     to_hls4ml,
 )
 from garnet_hls.layers.gravnet import GravNet
-from garnet_hls.core.fixed import FixedType, exact_accum, product
+from garnet_hls.core.fixed import FixedType, exact_product_type, exact_sum_type
+from garnet_hls.core.quantize import quantize_np
 
 KERAS_CLASSES = {"GravNet": "garnet_hls.GravNet"}
 INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/fixed_codes.h", "nnet_utils/gravnet.h"]
@@ -123,15 +124,16 @@ class GravNetLayer(Layer):
         F, S, P = self.get_attr("n_in"), self.get_attr("n_dimensions"), self.get_attr("n_propagate")
         x_t, k_t, b_t = t["input"], t["kernel"], t["bias"]
         try:
-            agg_prod = product(t["edge_weight"], t["feature"])
-            agg_sum = exact_accum([(agg_prod, k)])
+            agg_prod = exact_product_type(t["edge_weight"], t["feature"])
+            agg_sum = exact_sum_type([(agg_prod, k)])
             types = {
-                "dense_accum": exact_accum([(product(x_t, k_t), F), (b_t, 1)]),
+                "dense_accum": exact_sum_type([(exact_product_type(x_t, k_t), F), (b_t, 1)]),
                 **distance_types(t["coordinate"], S, self.get_attr("distance")),
                 "agg_prod": agg_prod,
                 "agg_sum": agg_sum,
-                "mean_prod": product(agg_sum, t["reciprocal"]),
-                "pre": exact_accum([(product(x_t, k_t), F), (product(t["aggregate"], k_t), 2 * P), (b_t, 1)]),
+                "mean_prod": exact_product_type(agg_sum, t["reciprocal"]),
+                "pre": exact_sum_type([(exact_product_type(x_t, k_t), F), (exact_product_type(t["aggregate"], k_t), 2 * P),
+                                        (b_t, 1)]),
             }
         except UserError as e:  # an exact type over 64 bits
             raise UserError(f"layer {self.name}: an exact intermediate type is too wide ({e}); GravNet supports "
@@ -141,10 +143,10 @@ class GravNetLayer(Layer):
 
         for key in ("S_kernel", "P_kernel", "O_kernel"):
             short = key[0].lower() + "k"
-            add_fixed_weights(self, short, f"w{{index}}_{short}", k_t.quantize(self.get_attr(f"{key}_data")), k_t)
+            add_fixed_weights(self, short, f"w{{index}}_{short}", quantize_np(self.get_attr(f"{key}_data"), k_t), k_t)
         for key in ("S_bias", "P_bias", "O_bias"):
             short = key[0].lower() + "b"
-            add_fixed_weights(self, short, f"w{{index}}_{short}", b_t.quantize(self.get_attr(f"{key}_data")), b_t)
+            add_fixed_weights(self, short, f"w{{index}}_{short}", quantize_np(self.get_attr(f"{key}_data"), b_t), b_t)
         add_compact_table(self, "exp_table", "t{index}_exp",
                           tables.exp_neg_scaled_table(t["distance"], t["edge_weight"], self.get_attr("potential_scale")),
                           t["distance"], t["edge_weight"], "clamp")
@@ -229,7 +231,7 @@ def _collapse_config(layer):
         f"    static const unsigned recip_table_size = {V + 1};",
         f"    static const long long recip_v_code = {recip_code(V, t['reciprocal'])};",
         f"    typedef {cpp_type(t['reciprocal'], exact=True)} recip_t;",
-        f"    typedef {cpp_type(exact_accum([(t['output'], V)]), exact=True)} collapse_sum_t;",
+        f"    typedef {cpp_type(exact_sum_type([(t['output'], V)]), exact=True)} collapse_sum_t;",
         "};",
     ])
 

@@ -1,10 +1,11 @@
 """``garnet-hls report`` on an HLS project (or any hls4ml project, or a folder of report files): the
-C-synthesis, co-simulation and Vivado reports, parsed by ``garnet_hls.toolchain.reports``."""
+C-synthesis, co-simulation and Vivado reports, parsed by ``garnet_hls.toolchain.hls``."""
 
 from __future__ import annotations
 
 from garnet_hls.errors import UserError
-from garnet_hls.toolchain.reports import format_table, load_report, write_html, write_json
+from garnet_hls.toolchain.hls import load_report
+from garnet_hls.toolchain.hls_format import format_table, write_html, write_json
 
 
 def run_report(project, args) -> int:

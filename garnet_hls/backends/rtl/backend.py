@@ -4,7 +4,8 @@ convert: ``garnet_hls.backends.rtl.project`` (trace: ``model``, one module per l
 bit-exact emulator of the traced logic, or the Verilog itself in Verilator (``sim``); synthesize: Yosys
 ``synth_xilinx`` (``yosys``); reports: our Yosys report and Vivado's own reports when the user ran Vivado
 (``vivado``). ``estimate`` is the HLS estimator's and does not apply: the RTL schedule's latency and interval
-are exact properties of the written design, in ``garnet_project.json``.
+are exact properties of the written design, in ``garnet_project.json``. ``trace`` / ``emulate``: the model's
+da4ml trace and its emulator in memory, without writing a project (the fuzzer's RTL mode).
 """
 
 from __future__ import annotations
@@ -82,6 +83,21 @@ class RTLBackend(Backend):
         raise UserError(f"estimate is for HLS projects; {project} is an rtl project, whose latency and interval are "
                         "exact properties of its schedule: garnet-hls report shows them (and synth --tool yosys "
                         "its resources)")
+
+    def trace(self, model, latency_cutoff: float = -1.0):
+        """da4ml's trace of the model (``model.trace_model``), as ``convert`` builds it before writing Verilog."""
+        from garnet_hls.backends.rtl.model import trace_model
+
+        return trace_model(model, latency_cutoff=latency_cutoff)
+
+    def emulate(self, trace, data: dict) -> list:
+        """da4ml's bit-exact emulator of the traced logic (the logic the Verilog is written from)."""
+        from garnet_hls.backends.rtl.model import emulate
+
+        return emulate(trace, data)
+
+    def output_lsbs(self, trace) -> list[float] | None:
+        return [q[2] for q in trace.comb.out_qint] if trace.comb.out_qint else None
 
     def tool_versions(self, tool: str | None) -> dict[str, str]:
         from importlib import metadata

@@ -21,7 +21,9 @@ import math
 import numpy as np
 
 from garnet_hls.errors import UserError
-from garnet_hls.core.fixed import FixedType, quantize_np
+from garnet_hls.core.exactness import float_layer_reason
+from garnet_hls.core.fixed import FixedType
+from garnet_hls.core.quantize import quantize_np, values_by_code
 
 # A trace imports da4ml lazily: `garnet-hls` without the RTL backend never needs it.
 
@@ -310,7 +312,7 @@ def lookup(x, table: np.ndarray, index_t: FixedType):
     it down to the values each variable can really take.
     """
     trace = da()
-    order = np.argsort(index_t.codes(), kind="stable")
+    order = np.argsort(values_by_code(index_t), kind="stable")
     by_value = np.asarray(table, dtype=np.float64)[order]
     qint = (index_t.min, index_t.max, index_t.lsb)
     flat = np.asarray(x._vars, dtype=object)
@@ -474,7 +476,7 @@ def activation(pre, act: str, types: dict, layer):
 def check_quantized(layer):
     if not getattr(layer, "quantized", False):
         raise UserError(f"layer {layer.name}: the RTL backend needs a quantized layer (quantized=True or "
-                        f"explicit quantizers); float layers cannot be bit-exact in fixed point")
+                        f"explicit quantizers); {float_layer_reason('graph layer')}")
     missing = [p for p, t in layer.types.items() if t is None]
     if missing:
         raise UserError(f"layer {layer.name}: quantization point(s) {', '.join(missing)} have no quantizer")

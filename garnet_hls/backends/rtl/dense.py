@@ -5,10 +5,9 @@ the constant-matrix product an adder graph. ``QActivation``: round half to even 
 quantizer's type (``quantized_relu`` maps negative values to 0 first), as QKeras does.
 
 Two things the float64 Keras model itself does not compute exactly, and which the trace (exact) therefore
-cannot match on every input; they are labelled not bit-exact, with the reason, as the HLS converter labels
-them (``garnet_hls.models.exactness.derive_precisions``): a ``quantized_relu`` fed by values with more than 24
-significant bits (QKeras rounds a float32 copy of its input), and a QDense whose sum needs more than the 53
-bits of a float64.
+cannot match on every input; they are labelled not bit-exact, with the reason in the HLS converter's words
+(``garnet_hls.core.exactness``): a ``quantized_relu`` fed by values with more than 24 significant bits (QKeras
+rounds a float32 copy of its input), and a QDense whose sum needs more than the 53 bits of a float64.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import math
 import numpy as np
 
 from garnet_hls.errors import UserError
+from garnet_hls.core import exactness as why
 from garnet_hls.core.fixed import parse_spec
 from garnet_hls.backends.rtl import common as C
 
@@ -79,10 +79,7 @@ def dense_reason(layer, x) -> str | None:
         total = float(np.max(mag @ kernel + bias))
         if total > 0:
             worst = max(worst, math.ceil(math.log2(total / step + 1)))
-    if worst > 53:
-        return (f"its sum needs up to {worst} significant bits; Keras computes it in float64, which carries 53, "
-                "so Keras rounds where the exact firmware does not: use narrower quantizers")
-    return None
+    return why.float64_sum_reason(worst)
 
 
 def trace_activation(layer, x):
@@ -98,9 +95,6 @@ def trace_activation(layer, x):
     if t.relu:  # QKeras rounds a float32 copy: for a constant the trace can do the same
         x = _float32_constants(x)
     return C.quantize(x, t)
-
-
-FLOAT32_SIGNIFICANT_BITS = 24
 
 
 def _float32_constants(x):
@@ -138,10 +132,4 @@ def activation_reason(layer, x, src: str) -> str | None:
             continue
         top = min(float(v.high), 2.0 ** t.integer)
         bits = max(bits, int(math.floor(top / b[1])).bit_length())
-    if bits <= FLOAT32_SIGNIFICANT_BITS:
-        return None
-    alt = f"quantized_bits({t.width},{t.integer},keep_negative=0,alpha=1)"
-    return (f"QKeras' quantized_relu rounds a float32 copy of its input, and {src!r} gives it values with up to "
-            f"{bits} significant bits (float32 carries {FLOAT32_SIGNIFICANT_BITS}), so Keras can round differently "
-            f"from the exact firmware; use QActivation('{alt}'), the same function without the float32 cast, or "
-            "narrower quantizers before it")
+    return why.float32_rounding_reason(src, bits, t)

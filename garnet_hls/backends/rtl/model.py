@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from garnet_hls.errors import UserError
+from garnet_hls.core import exactness as why
 from garnet_hls.core.fixed import FixedType
 from garnet_hls.backends.rtl import common as C
 
@@ -78,8 +79,9 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in SUPPORTED:
+            float_layer = f": {why.float_layer_reason(kind)}" if kind in ("Dense", "Activation") else ""
             raise UserError(f"layer {layer.name} ({kind}) is not supported by the RTL backend; supported: "
-                            f"{', '.join(SUPPORTED[1:])} (all quantized)")
+                            f"{', '.join(SUPPORTED[1:])} (all quantized){float_layer}")
     feat_types = _input_types(model)
     graph_layers = [layer for layer in model.layers if type(layer).__name__ in GRAPH]
     if not graph_layers:
@@ -148,11 +150,9 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     except Exception as e:  # noqa: BLE001 - da4ml's own failure, not the user's: one line, not a traceback
         raise UserError(f"the RTL trace of the model failed inside da4ml ({_first_line(e)}); please report it "
                         "with the model") from None
-    width = max_wire_bits(comb)
-    if width > EMULATOR_BITS:
-        not_exact.append({"layer": model.layers[-1].name, "reason": (
-            f"the traced logic has a {width}-bit intermediate; da4ml's emulator (csim/compare) computes in "
-            f"{EMULATOR_BITS}-bit integers and float64 Keras carries 53 bits: use narrower quantizers")})
+    reason = why.emulator_width_reason(max_wire_bits(comb), EMULATOR_BITS)
+    if reason:
+        not_exact.append({"layer": model.layers[-1].name, "reason": reason})
     return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
                     not_bit_exact=not_exact)
 
@@ -193,7 +193,8 @@ def input_arrays(rt: RTLTrace, data: dict) -> list:
     """The trace's inputs from an events dict (``features`` float, ``nvtx`` int): features rounded to the
     input type (what the hardware port carries), nvtx as it is."""
     from garnet_hls.layers.common import check_nvtx_np
-    from garnet_hls.core.fixed import parse_spec, quantize_np
+    from garnet_hls.core.fixed import parse_spec
+    from garnet_hls.core.quantize import quantize_np
 
     arrays = []
     for spec in rt.inputs:

@@ -85,7 +85,8 @@ class RTLSim:
 
     def _inputs(self, data):
         from garnet_hls.project import prepare_inputs
-        from garnet_hls.core.fixed import parse_spec, quantize_np
+        from garnet_hls.core.fixed import parse_spec
+        from garnet_hls.core.quantize import quantize_np
 
         arrays = prepare_inputs(self.meta, data)
         out = []

@@ -9,7 +9,7 @@ writes its reports to ``PRJ/output_<name>/reports/``:
   DRC, clock utilisation and a path list, which are not read here).
 
 ``garnet-hls report PRJ`` reads the utilisation and timing summary of the latest stage present (post-route,
-else post-synth) with the parsers of :mod:`garnet_hls.toolchain.reports`, and prints them labelled with the Vivado
+else post-synth) with the parsers of :mod:`garnet_hls.toolchain.vivado`, and prints them labelled with the Vivado
 version and the stage. The one derived number is fmax = 1000 / (period - WNS).
 """
 
@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 
 from garnet_hls.errors import UserError
-from garnet_hls.toolchain.reports import (_fmt_pct, _percent, parse_timing_summary_rpt, parse_utilization_rpt,
-                                vivado_version)
+from garnet_hls.toolchain.tables import fmt_pct, percent
+from garnet_hls.toolchain.vivado import parse_timing_summary_rpt, parse_utilization_rpt, vivado_version
 
 # (label, file stem) from the latest stage to the earliest; post-place is left out: da4ml writes its
 # utilisation hierarchically (a per-instance table, not the device summary).
@@ -156,7 +156,7 @@ def format_report(rep: dict) -> str:
                 continue
             label = e.site_type if label == "CARRY" else label  # CARRY8 (UltraScale) or CARRY4 (7-series)
             lines.append(f"  {label:<12}{_n(e.used):>12}{_n(e.available):>12}"
-                         f"{_fmt_pct(_percent(e.used, e.available)) if e.available else '-':>8}")
+                         f"{fmt_pct(percent(e.used, e.available)) if e.available else '-':>8}")
     elif rep["utilization_error"]:
         lines.append(f"  utilization: unreadable: {rep['utilization_error']}")
     elif rep["files"]["util"] is None:
