@@ -302,7 +302,7 @@ def test_rtl_generator_draws_quantized_small_cases_over_every_option():
     cases = [fuzz.draw_case(2026, i, "rtl") for i in range(200)]
     seen = Counter()
     for c in cases:
-        assert 3 <= c["V"] <= 32 and c["backend"] == "RTL" and c["reuse_factor"] == 1
+        assert 3 <= c["V"] <= 32 and c["backend"] == "rtl" and c["reuse_factor"] == 1
         assert not any(g.get("float") for g in c["graph"]) and {h["kind"] for h in c["head"]} <= {"QDense", "QActivation"}
         for g in c["graph"]:
             seen[g["kind"]] += 1
