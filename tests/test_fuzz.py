@@ -302,7 +302,7 @@ def test_rtl_generator_draws_quantized_small_cases_over_every_option():
     cases = [fuzz.draw_case(2026, i, "rtl") for i in range(200)]
     seen = Counter()
     for c in cases:
-        assert 3 <= c["V"] <= 32 and c["backend"] == "RTL" and c["reuse_factor"] == 1
+        assert 3 <= c["V"] <= 32 and c["backend"] == "rtl" and c["reuse_factor"] == 1
         assert not any(g.get("float") for g in c["graph"]) and {h["kind"] for h in c["head"]} <= {"QDense", "QActivation"}
         for g in c["graph"]:
             seen[g["kind"]] += 1
@@ -351,6 +351,73 @@ def test_rtl_exact_relu_variant_swaps_only_quantized_relu():
     assert acts == [("quantized_relu(15,0)", "quantized_bits(15,0,keep_negative=0,alpha=1)")]
     assert [h for h in alt["head"] if h["kind"] != "QActivation"] == [h for h in case["head"] if h["kind"] != "QActivation"]
     assert fuzz.exact_relu_variant(fuzz.draw_case(2026, 1, "rtl")) is None  # no quantized_relu there
+
+
+# Issue #18: GravNet layers whose distance quantizer is a narrow signed type crashed the RTL converter inside
+# da4ml ("Original quantization interval (0.0, 256.0, 1.0) does not cover all values of the variable
+# QInterval(min=0.0, max=511.0, ...)"): the saturating quantizer gave a never-negative distance the signed
+# type's whole interval, so the keys and the distance code spanned values that never occur and the weight
+# table did not cover them. Both cases were found by widened draws (two chained GravNet layers, V=6/7).
+_GRAVNET_SIGNED_DISTANCE = {
+    "seed": 99, "index": 14, "V": 6, "reuse_factor": 1, "head": [], "model_level_reuse": False, "backend": "RTL",
+    "graph": [
+        {"kind": "GravNet", "collapse": None, "mean_by_nvert": True, "output_activation": "linear",
+         "quantizers": {"distance_quantizer": "quantized_bits(8,1,alpha=1)",
+                        "coordinate_quantizer": "quantized_bits(7,5,keep_negative=0,alpha=1)",
+                        "input_quantizer": "quantized_bits(4,5,keep_negative=0,alpha=1)",
+                        "output_quantizer": "quantized_bits(8,-1,keep_negative=0,alpha=1)"},
+         "n_dimensions": 4, "n_filters": 8, "n_propagate": 7, "n_neighbours": 1, "distance": "l1",
+         "potential_scale": 1.0},
+        {"kind": "GravNet", "collapse": "mean", "mean_by_nvert": True, "output_activation": "relu",
+         "quantizers": {"bias_quantizer": "quantized_bits(4,2,alpha=1)", "distance_quantizer": "quantized_bits(3,6,alpha=1)",
+                        "feature_quantizer": "quantized_bits(14,6,alpha=1)",
+                        "coordinate_quantizer": "quantized_bits(7,5,keep_negative=0,alpha=1)",
+                        "output_quantizer": "quantized_bits(2,-1,keep_negative=0,alpha=1)"},
+         "n_dimensions": 1, "n_filters": 7, "n_propagate": 2, "n_neighbours": 5, "distance": "l2",
+         "potential_scale": 0.5}]}
+_GRAVNET_CHAIN = {
+    "seed": 99, "index": 6, "V": 7, "reuse_factor": 1, "head": [], "model_level_reuse": False, "backend": "RTL",
+    "graph": [
+        {"kind": "GravNet", "collapse": None, "mean_by_nvert": False, "output_activation": "relu",
+         "quantizers": {"distance_quantizer": "quantized_bits(10,2,keep_negative=0,alpha=1)",
+                        "edge_weight_quantizer": "quantized_bits(2,-2,alpha=1)",
+                        "aggregate_quantizer": "quantized_bits(9,6,alpha=1)",
+                        "preactivation_quantizer": "quantized_bits(11,3,alpha=1)",
+                        "input_quantizer": "quantized_bits(3,5,alpha=1)",
+                        "feature_quantizer": "quantized_bits(4,3,keep_negative=0,alpha=1)",
+                        "output_quantizer": "quantized_bits(6,2,keep_negative=0,alpha=1)",
+                        "kernel_quantizer": "quantized_bits(7,5,keep_negative=0,alpha=1)"},
+         "n_dimensions": 3, "n_filters": 2, "n_propagate": 1, "n_neighbours": 6, "distance": "l2",
+         "potential_scale": 0.5},
+        {"kind": "GravNet", "collapse": "sum", "mean_by_nvert": False, "output_activation": "relu",
+         "quantizers": {"distance_quantizer": "quantized_bits(5,5,alpha=1)",
+                        "feature_quantizer": "quantized_bits(3,-1,alpha=1)"},
+         "n_dimensions": 4, "n_filters": 6, "n_propagate": 3, "n_neighbours": 1, "distance": "l2",
+         "potential_scale": 1.0}]}
+
+
+@pytest.mark.parametrize("case", [_GRAVNET_SIGNED_DISTANCE, _GRAVNET_CHAIN], ids=["signed-distance", "chain"])
+def test_rtl_gravnet_with_a_signed_distance_type_is_traced_and_exact(case):
+    r = fuzz.run_case(case, n_events=120)
+    assert r.status == "ok", (r.status, r.message, r.divergence)
+    assert r.labelled_exact and r.identical == 1.0 and r.max_lsb == 0.0
+
+
+def test_a_failure_inside_da4ml_is_one_line_naming_the_layer(monkeypatch):
+    from garnet_hls.backends.rtl import gravnet
+    from garnet_hls.backends.rtl.model import trace_model
+    from garnet_hls.errors import UserError
+
+    def boom(*a, **k):
+        raise AssertionError("Original quantization interval (0.0, 16.0, 1.0) does not cover all values\nmore")
+
+    monkeypatch.setattr(gravnet, "trace_layer", boom)
+    model = fuzz.build_model(_GRAVNET_CHAIN)
+    with pytest.raises(UserError) as e:
+        trace_model(model, latency_cutoff=5.0)
+    msg = str(e.value)
+    assert "\n" not in msg and "layer 'graph0' (GravNet)" in msg and "inside da4ml" in msg
+    assert "AssertionError: Original quantization interval (0.0, 16.0, 1.0)" in msg
 
 
 def test_rtl_mode_traces_and_emulates_through_the_registry():

@@ -111,6 +111,32 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+# Quantization points the RTL draws may give any narrow type (issue #18: a signed distance type of a few
+# bits crashed the converter inside da4ml, and the default draws never made one).
+WIDE_POINTS = ("input", "kernel", "bias", "coordinate", "distance", "edge_weight", "feature", "aggregate",
+               "preactivation", "output")
+
+
+def _any_q(rng, lo_bits=2, hi_bits=10):
+    b = int(rng.integers(lo_bits, hi_bits + 1))
+    i = int(rng.integers(-2, 8))
+    return f"quantized_bits({b},{i},alpha=1)" if rng.random() < 0.5 else \
+        f"quantized_bits({b},{i},keep_negative=0,alpha=1)"
+
+
+def _widen_quantizers(graph: list, rng) -> None:
+    """In about half the RTL cases, some points of each graph layer get any narrow type, signed or not, with
+    few or negative integer bits (from a stream of their own: the rest of the case is drawn as before)."""
+    if rng.random() >= 0.5:
+        return
+    for i, g in enumerate(graph):
+        for p in WIDE_POINTS:
+            if p == "input" and i > 0 or p == "coordinate" and g["kind"] != "GravNet":
+                continue
+            if rng.random() < 0.3:
+                g["quantizers"][f"{p}_quantizer"] = _any_q(rng)
+
+
 def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
     """The architecture and settings of case ``index`` of the run with ``seed``: a JSON-able dict.
 
@@ -118,7 +144,9 @@ def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
     fully parallel, GravNet O(V^2)), no float layers (refused by design), no reuse factor. Its random stream
     is another one (``[seed, index, 7]``), so the HLS cases of a seed stay what they were.
     """
-    rtl = backend.lower() == "rtl"
+    from garnet_hls.backends import registry
+
+    rtl = registry.get_backend(backend).family == "rtl"
     rng = np.random.default_rng([seed, index, 7] if rtl else [seed, index])
     if rtl:
         V = int(rng.choice([4, 5, 8, 12, 16, 20, 32])) if rng.random() < 0.6 else int(rng.integers(3, 33))
@@ -150,11 +178,12 @@ def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
     elif float_kind == "activation":
         head.append({"kind": "Activation", "activation": "relu"})
     if rtl:  # fully parallel: no reuse factor
+        _widen_quantizers(graph, np.random.default_rng([seed, index, 8]))
         return {"seed": seed, "index": index, "V": V, "reuse_factor": 1, "graph": graph, "head": head,
-                "model_level_reuse": False, "backend": "RTL"}
+                "model_level_reuse": False, "backend": "rtl"}
     R = int(rng.choice(_divisors(V)))
     return {"seed": seed, "index": index, "V": V, "reuse_factor": R, "graph": graph, "head": head,
-            "model_level_reuse": bool(rng.random() < 0.3), "backend": "Vitis" if rng.random() < 0.2 else "Vivado"}
+            "model_level_reuse": bool(rng.random() < 0.3), "backend": "vitis" if rng.random() < 0.2 else "vivado"}
 
 
 def describe(case: dict) -> str:
@@ -309,7 +338,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
     """Convert, C-simulate and compare one case (an RTL case: trace, emulate and compare)."""
     from garnet_hls.backends import registry
 
-    if registry.backend_name(case.get("backend") or registry.DEFAULT) == "rtl":
+    if registry.get_backend(case.get("backend") or registry.DEFAULT).family == "rtl":
         return run_rtl_case(case, n_events)
     from garnet_hls.errors import UserError
     from garnet_hls.flows.compare import compare
@@ -500,6 +529,17 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
 # ------------------------------------------------------------------------------------------------
 # The table
 # ------------------------------------------------------------------------------------------------
+def _family(name: str) -> str:
+    """The fuzzer's mode for a backend named any way the registry knows: hls or rtl."""
+    from garnet_hls.backends import registry
+    from garnet_hls.errors import UserError
+
+    try:
+        return registry.get_backend(name, "--backend").family
+    except UserError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float, backend: str = "hls",
              command: str | None = None) -> str:
     n = len(results)
@@ -575,9 +615,9 @@ def main(argv=None) -> int:
     p.add_argument("--events", type=int, default=400, help="events per case (default 400)")
     p.add_argument("-o", "--output", help="write the markdown table here (and a .json next to it)")
     p.add_argument("--keep", help="keep the projects in this directory")
-    p.add_argument("--backend", choices=["hls", "rtl"], default="hls",
-                   help="hls: convert and C-simulate (default); rtl: trace for the RTL backend and run da4ml's "
-                        "emulator of the traced logic")
+    p.add_argument("--backend", type=_family, default="hls", metavar="hls|rtl",
+                   help="hls (= vivado, vitis): convert and C-simulate (default); rtl: trace for the RTL backend "
+                        "and run da4ml's emulator of the traced logic (case-insensitive)")
     args = p.parse_args(argv)
     import garnet_hls  # noqa: F401
 

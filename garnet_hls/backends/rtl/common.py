@@ -77,6 +77,12 @@ def _quantize_var(v, t: FixedType):
         return float(quantize_np(float(v.low), t))
     k, i, f = kif(t)
     lsb, lo, hi = float(t.lsb), float(t.min), float(t.max)
+    if k and float(v.low) >= 0:
+        # a value that is never negative stays non-negative in a signed type: wrap it into the type's
+        # non-negative half (the same bits, without the sign), so the result's interval says so too.
+        # Otherwise the saturating mux below spans [min, max] of the type, and whatever reads the value
+        # (a table, a sort key) must cover negative values it never sees.
+        k, lo = 0, 0.0
     r = v
     if v.step < t.lsb:
         # da4ml keeps a power-of-two factor on a wire (a shift costs nothing); round on the unscaled

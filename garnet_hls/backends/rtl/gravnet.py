@@ -63,12 +63,16 @@ def top_k(keys, k, pad):
     K = 1 << max(0, math.ceil(math.log2(k)))
     keys = list(keys) + [pad] * ((-len(keys)) % K)
     groups = [_bitonic_sort(keys[g:g + K]) for g in range(0, len(keys), K)]
-    best = groups[0]
-    for grp in groups[1:]:
-        # the K smallest of two sorted lists: min(a_i, b_{K-1-i}) is bitonic; merge it
-        cand = [_min(best[i], grp[K - 1 - i]) for i in range(K)]
-        best = _bitonic_merge(cand, True)
-    return best[:k]
+    # merge the sorted groups pairwise, as a balanced tree: log2(groups) merges deep, not groups - 1
+    while len(groups) > 1:
+        merged = []
+        for a, b in zip(groups[0::2], groups[1::2]):
+            # the K smallest of two sorted lists: min(a_i, b_{K-1-i}) is bitonic; merge it
+            merged.append(_bitonic_merge([_min(a[i], b[K - 1 - i]) for i in range(K)], True))
+        if len(groups) % 2:
+            merged.append(groups[-1])
+        groups = merged
+    return groups[0][:k]
 
 
 def _min(a, b):
@@ -105,6 +109,19 @@ def _gather(rows, index_key, jbits):
             nxt.append([C.mux(sel, y1, y0) for y0, y1 in zip(a0, a1)])
         level = nxt
     return level[0]
+
+
+def _weight_of_code(code, wtab):
+    """``wtab[code]`` for the distance code of a key (0 .. 2^D; 2^D is the padding key's, weight 0).
+
+    da4ml's lookup needs the table to cover every value the code's interval allows, which can be wider than
+    the codes that occur (the key's interval is the union of its sources'): the codes above 2^D never occur
+    and read 0."""
+    if code.high == code.low:
+        return float(wtab[int(code.low)])
+    top = int(code.high)
+    table = np.concatenate([wtab, np.zeros(max(0, top + 1 - len(wtab)))])
+    return code.lookup(table, (0.0, float(len(table) - 1), 1.0))
 
 
 def trace_layer(layer, x, nvtx):
@@ -168,7 +185,7 @@ def trace_layer(layer, x, nvtx):
                 prods.append([0.0] * P)
                 continue
             dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
-            w = dpart.lookup(wtab, (0.0, float(n_codes), 1.0)) if dpart.high > dpart.low else float(wtab[int(dpart.low)])
+            w = _weight_of_code(dpart, wtab)
             fj = _gather(f_rows, key, jbits)
             prods.append([C.vmul(w, v) for v in fj])
         prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)

@@ -7,6 +7,8 @@ that lives beside its HLS glue (``garnet.py``, ``gravnet.py``, ``dense.py``). Th
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,18 +119,20 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             x = values[_tensor_key(feats)]
             n = values[_tensor_key(nv)]
             mod = G if kind in ("GarNet", "GarNetStack") else GV
-            y = mod.trace_layer(layer, x, n)
+            with _layer_errors(layer):
+                y = mod.trace_layer(layer, x, n)
         else:
             x = values[_tensor_key(layer.input)]
             reason = None
-            if kind == "QDense":
-                y = D.trace_dense(layer, x)
-                reason = D.dense_reason(layer, x)
-            elif kind == "QActivation":
-                y = D.trace_activation(layer, x)
-                reason = D.activation_reason(layer, x, layer.input.name.split("/")[0])
-            else:  # Dropout
-                y = x
+            with _layer_errors(layer):
+                if kind == "QDense":
+                    y = D.trace_dense(layer, x)
+                    reason = D.dense_reason(layer, x)
+                elif kind == "QActivation":
+                    y = D.trace_activation(layer, x)
+                    reason = D.activation_reason(layer, x, layer.input.name.split("/")[0])
+                else:  # Dropout
+                    y = x
             if reason:
                 not_exact.append({"layer": layer.name, "reason": reason})
         values[_tensor_key(layer.output)] = y
@@ -141,12 +145,33 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
 
     inp = np.concatenate([np.ravel(v._vars) for v in in_vars])
     out = np.concatenate([np.ravel(v._vars) for v in out_vars])
-    comb = trace.comb_trace(inp, out)
+    try:
+        comb = trace.comb_trace(inp, out)
+    except Exception as e:  # noqa: BLE001 - da4ml's own failure, not the user's: one line, not a traceback
+        raise UserError(f"the RTL trace of the model failed inside da4ml ({_first_line(e)}); please report it "
+                        "with the model") from None
     reason = why.emulator_width_reason(max_wire_bits(comb), EMULATOR_BITS)
     if reason:
         not_exact.append({"layer": model.layers[-1].name, "reason": reason})
     return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
                     not_bit_exact=not_exact)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:300]}" if text else type(e).__name__
+
+
+@contextmanager
+def _layer_errors(layer):
+    """A failure inside da4ml while tracing ``layer`` reaches the user as one line naming the layer."""
+    try:
+        yield
+    except (UserError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - an assertion or error of da4ml's: name where it happened
+        raise UserError(f"layer {layer.name!r} ({type(layer).__name__}): the RTL trace failed inside da4ml "
+                        f"({_first_line(e)}); please report it with the model") from None
 
 
 def pack_inputs(rt_inputs: list, arrays: list) -> np.ndarray:
