@@ -71,7 +71,7 @@ def output_pass(layer, b, x, w, hw):
     W = block_weights(layer, b)
     f_in, A, _, _, H, _, _ = layer.block_dims(b)
     Wo, bo = W["O_kernel"], W["O_bias"]
-    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=x.hwconf),
+    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=w.hwconf),
                  axis=1)  # (n, F_out)
     if not layer.simplified:
         pre = pre + C.cmatmul(x, Wo[:f_in]) + C.cmatmul(w, Wo[f_in + A * H:])
