@@ -403,7 +403,7 @@ def emulate(plan: FoldedPlan, data: dict) -> list:
     arrays = input_arrays(plan, data)
     kinds = [spec["kind"] for spec in plan.inputs]
     feats = arrays[kinds.index("features")]
-    nvtx = arrays[kinds.index("nvtx")].reshape(-1).astype(np.int64) if "nvtx" in kinds else None
+    nvtx = arrays[kinds.index("nvtx")].reshape(-1).astype(np.int64)  # a GarNet layer always takes nvtx
     n, V, L = len(feats), plan.n_vertices, plan.lanes
     slots = plan.groups * L
     x = np.zeros((n, slots, feats.shape[2]))
