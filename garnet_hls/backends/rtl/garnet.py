@@ -26,47 +26,70 @@ def block_weights(layer, b):
     return {k: C.weights(v, tk if k.endswith("kernel") else tb) for k, v in w.items()}
 
 
-def trace_block(layer, b, x, valid, nvtx):
-    """One GarNet block on x (V, F_in): its output (V, F_out); padding rows hold don't-care values."""
+def input_pass(layer, b, x, valid):
+    """Block b's per-vertex first half on x (n, F_in), n vertices (V, or L lanes of a folded design):
+    the edge weights w (n, A), 0 where ``valid`` (n,) is 0, and the products w_ia g_ic (n, A, G)."""
     trace = C.da()
     T = layer.types
-    f_in, A, P, G, H, Z, F_out = layer.block_dims(b)
-    V = layer.n_vertices
     W = block_weights(layer, b)
-    validc = valid.reshape(V, 1)
-
-    d = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["distance"])  # (V, A)
+    n = x.shape[0]
+    d = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["distance"])  # (n, A)
     w = C.lookup(d, tables.exp_neg_square_table(T["distance"], T["edge_weight"]), T["distance"])
-    w = C.where(validc, w, 0.0)
-    f = C.quantize(C.dense(x, W["P_kernel"], W["P_bias"]), T["feature"])  # (V, P)
+    w = C.where(valid.reshape(n, 1), w, 0.0)
+    f = C.quantize(C.dense(x, W["P_kernel"], W["P_bias"]), T["feature"])  # (n, P)
     g = f if layer.simplified else trace.FixedVariableArray(np.concatenate([f._vars, w._vars], axis=1),
                                                             hwconf=x.hwconf)
-
     # products w_ia g_ic, shared by the mean and (full mode) the max
-    prod = trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], g._vars[:, None, :]), hwconf=x.hwconf)  # (V, A, G)
-    total = np.sum(prod, axis=0)  # (A, G), exact
+    prod = trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], g._vars[:, None, :]), hwconf=x.hwconf)
+    return w, prod
+
+
+def aggregate(layer, b, total, mx, nvtx):
+    """Block b's once-per-event part: from the exact sum ``total`` (A, G) of the products and, in full
+    mode, their max ``mx`` (A, G; 0 when nvtx = 0) before Q_agg, the products h_a W_O[a]: (A, F_out)."""
+    trace = C.da()
+    T = layer.types
+    f_in, A, _, _, H, _, _ = layer.block_dims(b)
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])
-    r = C.reciprocal(nvtx if layer.mean_by_nvert else V, recip_tab, x.hwconf)
+    r = C.reciprocal(nvtx if layer.mean_by_nvert else layer.n_vertices, recip_tab, total.hwconf)
     mean = C.quantize(C.scale(total, r), T["aggregate"])
     if layer.simplified:
         h = mean
     else:
-        any_valid = C.valid_mask(nvtx, 1)  # nvtx > 0
-        mx = C.masked_max(prod, valid.reshape(V, 1, 1), 0, any_valid.reshape(1, 1)._vars[0, 0])
         mx = C.quantize(mx, T["aggregate"])
-        h = trace.FixedVariableArray(np.concatenate([mx._vars, mean._vars], axis=1), hwconf=x.hwconf)  # (A, H)
-
-    # pre_i = [x_i, u_i, w_i] W_O + b_O with u_i[a*H + c] = w_ia h_ac, summed as sum_a w_ia (h_a W_O[a])
-    Wo, bo = W["O_kernel"], W["O_bias"]
+        h = trace.FixedVariableArray(np.concatenate([mx._vars, mean._vars], axis=1), hwconf=total.hwconf)  # (A, H)
+    Wo = block_weights(layer, b)["O_kernel"]
     off = 0 if layer.simplified else f_in
     hw = [C.cmatmul(h[a], Wo[off + a * H: off + (a + 1) * H]) for a in range(A)]  # A x (F_out,)
-    hw = trace.FixedVariableArray(np.stack([v._vars for v in hw]), hwconf=x.hwconf)  # (A, F_out)
-    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=x.hwconf),
-                 axis=1)  # (V, F_out)
+    return trace.FixedVariableArray(np.stack([v._vars for v in hw]), hwconf=total.hwconf)  # (A, F_out)
+
+
+def output_pass(layer, b, x, w, hw):
+    """Block b's per-vertex second half: y_i = Q_out(act(pre_i)) for x (n, F_in) and w (n, A), with
+    pre_i = [x_i, u_i, w_i] W_O + b_O and u_i[a*H + c] = w_ia h_ac, summed as sum_a w_ia (h_a W_O[a])."""
+    trace = C.da()
+    W = block_weights(layer, b)
+    f_in, A, _, _, H, _, _ = layer.block_dims(b)
+    Wo, bo = W["O_kernel"], W["O_bias"]
+    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=w.hwconf),
+                 axis=1)  # (n, F_out)
     if not layer.simplified:
         pre = pre + C.cmatmul(x, Wo[:f_in]) + C.cmatmul(w, Wo[f_in + A * H:])
     pre = pre + bo
-    return C.activation(pre, layer.output_activation, T, layer)  # padding rows: masked by trace_layer
+    return C.activation(pre, layer.output_activation, layer.types, layer)
+
+
+def trace_block(layer, b, x, valid, nvtx):
+    """One GarNet block on x (V, F_in): its output (V, F_out); padding rows hold don't-care values."""
+    V = layer.n_vertices
+    w, prod = input_pass(layer, b, x, valid)
+    total = np.sum(prod, axis=0)  # (A, G), exact
+    mx = None
+    if not layer.simplified:
+        any_valid = C.valid_mask(nvtx, 1)  # nvtx > 0
+        mx = C.masked_max(prod, valid.reshape(V, 1, 1), 0, any_valid.reshape(1, 1)._vars[0, 0])
+    hw = aggregate(layer, b, total, mx, nvtx)
+    return output_pass(layer, b, x, w, hw)  # padding rows: masked by trace_layer
 
 
 def trace_layer(layer, x, nvtx):

@@ -68,7 +68,6 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     a stage boundary start at it, and variable products take whole DSP stages (``common.vmul``). It changes
     no value: the emulator's outputs are the same for any cutoff.
     """
-    from garnet_hls.backends.rtl import dense as D
     from garnet_hls.backends.rtl import garnet as G
     from garnet_hls.backends.rtl import gravnet as GV
 
@@ -122,19 +121,7 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             with _layer_errors(layer):
                 y = mod.trace_layer(layer, x, n)
         else:
-            x = values[_tensor_key(layer.input)]
-            reason = None
-            with _layer_errors(layer):
-                if kind == "QDense":
-                    y = D.trace_dense(layer, x)
-                    reason = D.dense_reason(layer, x)
-                elif kind == "QActivation":
-                    y = D.trace_activation(layer, x)
-                    reason = D.activation_reason(layer, x, layer.input.name.split("/")[0])
-                else:  # Dropout
-                    y = x
-            if reason:
-                not_exact.append({"layer": layer.name, "reason": reason})
+            y = trace_head_layer(layer, values[_tensor_key(layer.input)], not_exact)
         values[_tensor_key(layer.output)] = y
 
     out_vars, out_meta = [], []
@@ -155,6 +142,27 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
         not_exact.append({"layer": model.layers[-1].name, "reason": reason})
     return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
                     not_bit_exact=not_exact)
+
+
+def trace_head_layer(layer, x, not_exact: list):
+    """A QDense, QActivation or Dropout on x (any shape: it acts on the last axis); a reason why Keras'
+    float64 value can differ is appended to ``not_exact``."""
+    from garnet_hls.backends.rtl import dense as D
+
+    kind = type(layer).__name__
+    reason = None
+    with _layer_errors(layer):
+        if kind == "QDense":
+            y = D.trace_dense(layer, x)
+            reason = D.dense_reason(layer, x)
+        elif kind == "QActivation":
+            y = D.trace_activation(layer, x)
+            reason = D.activation_reason(layer, x, layer.input.name.split("/")[0])
+        else:  # Dropout
+            y = x
+    if reason:
+        not_exact.append({"layer": layer.name, "reason": reason})
+    return y
 
 
 def _first_line(e: BaseException) -> str:
