@@ -200,4 +200,4 @@ def test_broken_hls_project_file_is_one_line_naming_it(projects, tmp_path, capsy
 
 def test_estimate_names_an_rtl_projects_backend(projects, capsys):
     rc, err = _cli(["estimate", projects / "rtl"], capsys)
-    _check(rc, err, projects / "rtl" / META_FILE, "HLS projects", "'rtl'")
+    _check(rc, err, projects / "rtl", "estimate is for HLS projects", "is an rtl project")

@@ -440,17 +440,10 @@ def _check_output_dir(output_dir, force, inputs=()):
 
 def _publish(tmp, output_dir, force, inputs=()):
     """Move the finished temporary directory to output_dir (replacing an old one with force)."""
+    from garnet_hls.paths import publish_dir
+
     _check_output_dir(output_dir, force, inputs)
-    old = None
-    if os.path.isdir(output_dir):
-        if os.listdir(output_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.old-", dir=os.path.dirname(output_dir))
-            os.rename(output_dir, os.path.join(old, "d"))
-        else:
-            os.rmdir(output_dir)
-    os.rename(tmp, output_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    publish_dir(tmp, output_dir, claimed=False)  # an existing run (checked above) is replaced whole
 
 
 def default_output_dir(kind, quantized, weight_bits=8):
