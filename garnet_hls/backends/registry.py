@@ -52,16 +52,15 @@ class Backend:
     synth_tools: tuple[str, ...] = ()  # canonical tool names it can synthesize with, the first is the default
     #: simulator options it takes (name -> help); a command refuses any other
     sim_options: dict[str, str] = {}
-    #: config keys that only this backend uses (others refuse them)
-    own_config_keys: tuple[str, ...] = ()
 
     # -- conversion
     def check_config(self, cfg: dict, model=None) -> None:
         """Refuse, in one line, what this backend cannot build (after the generic checks)."""
 
-    def convert(self, model, cfg: dict, tmp_dir: Path, model_path=None, force: bool = False) -> dict:
-        """Write the project for ``model`` into the empty directory ``tmp_dir``; return its metadata (the flow
-        writes ``garnet_project.json`` and publishes the directory)."""
+    def convert(self, model, cfg: dict, tmp_dir: Path, out_dir: Path, model_path=None, force: bool = False) -> dict:
+        """Write the project for ``model`` into the empty directory ``tmp_dir`` (to be published as ``out_dir``);
+        return its metadata (the flow writes ``garnet_project.json`` and publishes the directory). ``force``:
+        write it even where the backend would refuse a design that does not fit the part."""
         raise NotImplementedError
 
     def summary(self, meta: dict) -> str:
@@ -79,8 +78,21 @@ class Backend:
     def report(self, project, args) -> int:
         raise UserError(f"report does not apply to {self.name} projects")
 
+    def check_tool(self, project, tool: str) -> None:
+        """ToolNotFoundError (one line) when ``tool`` is not installed; changes nothing (a sweep asks first)."""
+
+    def synth_point(self, project, tool: str, log) -> dict:
+        """Synthesize one sweep point, its output to ``log``: tool, latency_cycles, interval_cycles, lut, ff,
+        dsp, bram_18k (None where the tool does not say)."""
+        raise UserError(f"the {self.name} backend has no synthesis tool")
+
     def estimate(self, project) -> Any:
         raise UserError(f"estimate does not apply to {self.name} projects ({project})")
+
+    def estimate_summary(self, project) -> dict | None:
+        """A sweep point's estimated figures (every key ``estimated_``), or None where the backend has no
+        estimate (its figures are exact or come from synthesis)."""
+        return None
 
     def tool_versions(self, tool: str | None) -> dict[str, str]:
         """The versions that make a sweep point's result (its cache key): generator and synthesis tool."""
@@ -184,6 +196,3 @@ def backend_of(project, hls4ml_projects: bool = False) -> Backend:
 def all_backends() -> list[Backend]:
     return [get_backend(n) for n in NAMES]
 
-
-def families() -> tuple[str, ...]:
-    return ("hls", "rtl")

@@ -402,9 +402,8 @@ def _run_point(shared: dict, params: dict, key: str, project_dir: str | None) ->
         enter("physics")
         outputs, _ = sim.run(data)
         res["physics"] = physics_metrics(outputs, data)
-        if impl.family == "hls":
-            enter("estimate")
-            res["estimate"] = impl.estimate_summary(prj)
+        enter("estimate")
+        res["estimate"] = impl.estimate_summary(prj)  # None for a backend without an estimate
         if params["synth"] != "none":
             enter("synth")
             res["synthesis"] = _synthesize(prj, params["synth"])

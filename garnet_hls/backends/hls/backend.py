@@ -19,7 +19,6 @@ class HLSBackend(Backend):
     synth_tools = ("hls",)
     sim_options = {"fast": "64-bit integer containers instead of ap_int in our kernels (same results, checked by "
                            "the tests; the default runs exactly the synthesized code)"}
-    own_config_keys = ("ClockUncertainty",)
     synth_options = ("csim", "cosim", "validation", "export", "vsynth", "reset")
 
     def __init__(self, hls4ml_name: str):
@@ -51,9 +50,6 @@ class HLSBackend(Backend):
         from garnet_hls.toolchain.hls_build import SynthOptions, synth
 
         return synth(project, SynthOptions(**{k: bool(options.get(k)) for k in self.synth_options}))
-
-    def check_synth_options(self, options: dict, project=None) -> None:
-        pass  # every HLS flag applies
 
     def report(self, project, args) -> int:
         from garnet_hls.backends.hls.report import run_report

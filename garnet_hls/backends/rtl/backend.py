@@ -22,7 +22,6 @@ class RTLBackend(Backend):
     family = "rtl"
     synth_tools = ("yosys",)
     sim_options = {"verilator": "run the generated Verilog in Verilator instead of da4ml's emulator"}
-    own_config_keys = ("LatencyCutoff",)
 
     def check_config(self, cfg: dict, model=None) -> None:
         from garnet_hls.backends.rtl.project import check_rtl_config
