@@ -21,8 +21,6 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from garnet_hls.errors import UserError, require_dir
 
 META_FILE = "garnet_project.json"
@@ -124,10 +122,12 @@ def require_files(project, relpaths, what: str = "generated sources"):
             raise UserError(f"{p} is missing: the project is incomplete ({what}); {_AGAIN}")
 
 
-def prepare_inputs(meta: dict, data: dict) -> list[np.ndarray]:
+def prepare_inputs(meta: dict, data: dict) -> list:
     """Map an events dict (features, nvtx) onto the project's inputs, checking shapes and nvtx range.
 
     Returns one float64 array per input, each of shape (events, values per event)."""
+    import numpy as np  # here, not at the top: the estimator reads projects without numpy
+
     from garnet_hls.layers.common import check_nvtx_np
 
     arrays = []
@@ -154,9 +154,11 @@ def prepare_inputs(meta: dict, data: dict) -> list[np.ndarray]:
     return arrays
 
 
-def split_outputs(meta: dict, flat: np.ndarray) -> dict:
+def split_outputs(meta: dict, flat) -> dict:
     """A simulator's outputs, all values of an event in one row in the project's output order, as
     ``{keras output name: array (events, *shape)}``."""
+    import numpy as np
+
     n = len(flat)
     outputs, off = {}, 0
     for o in meta["outputs"]:

@@ -68,7 +68,7 @@ def folded_vs_references(model, data, lanes, keras_exact=True):
 
 def keras_reference(model, layer, data):
     """The float64 Keras model on the features rounded to the graph layer's input type (the RTL input port)."""
-    from garnet_hls.core.fixed import quantize_np
+    from garnet_hls.core.quantize import quantize_np
     from garnet_hls.flows.compare import keras_float64, keras_float64_clone
 
     xq = quantize_np(np.asarray(data["features"], dtype=np.float64), layer.types["input"])
@@ -104,7 +104,7 @@ def test_folded_fuzz_cases(index, lanes):
 
 
 def test_folded_preset_rtl_v32_at_v16_four_lanes():
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(5)
     model = build_preset_model("garnet_rtl_v32", n_vertices=16)
