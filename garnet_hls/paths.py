@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -61,11 +62,18 @@ def give_usual_modes(root):
                 os.chmod(p, (0o777 if st.st_mode & 0o100 else 0o666) & ~mask)
 
 
-def mkdtemp(**kwargs) -> str:
-    """``tempfile.mkdtemp`` for a directory that becomes an output: it gets the umask's mode, not 0700."""
-    path = tempfile.mkdtemp(**kwargs)
-    give_usual_mode(path, directory=True)
-    return path
+def partial_dir(out, tag: str = "partial") -> Path:
+    """The name of a new temporary directory beside ``out`` that becomes ``out`` when it is complete. Only the
+    name: create it with :func:`make_partial` inside the ``try`` whose clean-up removes it, so that a signal
+    between creating and naming it cannot leave it behind."""
+    out = Path(out)
+    return out.parent / f".{out.name}.{tag}-{secrets.token_hex(6)}"
+
+
+def make_partial(path) -> None:
+    """Create the directory :func:`partial_dir` named, with the mode any new directory of the user gets (the
+    umask's, not mkdtemp's 0700). A name that exists already (a 48-bit collision) is an error, never reused."""
+    os.mkdir(path)
 
 
 def mkstemp(**kwargs) -> tuple[int, str]:

@@ -65,7 +65,9 @@ def test_demo_tells_what_it_does_and_ends_with_the_estimate(tmp_path, capsys, um
 def test_temporary_outputs_follow_the_umask(tmp_path, mask):
     old = os.umask(mask)
     try:
-        d = paths.mkdtemp(dir=tmp_path)
+        d = paths.partial_dir(tmp_path / "out")
+        assert not d.exists() and d.parent == tmp_path and d.name.startswith(".out.partial-")
+        paths.make_partial(d)
         fd, f = paths.mkstemp(dir=tmp_path)
         os.close(fd)
         assert paths.current_umask() == mask

@@ -56,17 +56,16 @@ def convert(model_path, config_path=None, output_dir=None, backend=None, force=F
     claimed = claim_dir(out)
     if not claimed and not force:  # another run created it since the check
         raise UserError(f"output directory {out} exists; use --force to replace it")
-    tmp = None
+    tmp = paths.partial_dir(out)  # named before it exists: an interrupt at any point cleans it up
     try:
-        tmp = Path(paths.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # umask, not 0700
+        paths.make_partial(tmp)
         meta = impl.convert(model, cfg, tmp, out, model_path=model_path, force=force)
         meta["backend"] = impl.name
         paths.give_usual_modes(tmp)  # also the files the backend copied from an installation
         write_meta(tmp, meta)  # last: a directory without it is not a project
         publish_dir(tmp, out, claimed)
     except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         release_claim(out, claimed)
         raise
     return out

@@ -649,12 +649,13 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
                   loss_weights={"class_logit": 1.0, "energy": ENERGY_LOSS_WEIGHT})
 
     parent = os.path.dirname(output_dir)
+    tmp = str(paths.partial_dir(output_dir, "tmp"))  # named before it exists: any interrupt cleans it up
     try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = paths.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)  # umask, not 0700
-    except OSError as e:
-        raise UserError(f"cannot write {output_dir}: {e.strerror or e}") from None
-    try:
+        try:
+            os.makedirs(parent or ".", exist_ok=True)
+            paths.make_partial(tmp)
+        except OSError as e:
+            raise UserError(f"cannot write {output_dir}: {e.strerror or e}") from None
         verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
         if progress:
             label = f"{kind} {'q' + str(weight_bits) if quantized else 'float'}"
