@@ -7,6 +7,11 @@ class UserError(Exception):
     exit_code = 1
 
 
+class ToolFailure(UserError):
+    """A tool we drive failed inside itself (e.g. da4ml while tracing a layer): one line for the user, but a
+    defect to report, not a problem with the user's input; the fuzzers count it as a failure."""
+
+
 class ToolNotFoundError(UserError):
     """An external tool (vivado_hls, vitis_hls, ...) is not on PATH."""
 

@@ -440,3 +440,16 @@ def test_rtl_mode_traces_and_emulates_through_the_registry():
     assert fuzz._rtl_compare(rt, model, data) == (1.0, 0.0)
     with pytest.raises(UserError, match="does not apply to the vivado backend"):
         registry.get_backend("vivado").trace(model)
+
+
+def test_a_failure_inside_da4ml_is_a_fuzz_error_not_a_refusal(monkeypatch):
+    """A one-line da4ml failure is still a defect: the RTL fuzzer counts it as a failure (case 2026:161 of the
+    widened draws hits one: a saturating mux on a wire scaled by 2^-43 comes out on a finer grid than its type)."""
+    from garnet_hls.backends.rtl import gravnet
+
+    def boom(*a, **k):
+        raise AssertionError("inside")
+
+    monkeypatch.setattr(gravnet, "trace_layer", boom)
+    r = fuzz.run_case(_GRAVNET_CHAIN, n_events=20)
+    assert r.status == "ERROR" and r.failed and "inside da4ml" in r.message

@@ -340,7 +340,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
 
     if registry.get_backend(case.get("backend") or registry.DEFAULT).family == "rtl":
         return run_rtl_case(case, n_events)
-    from garnet_hls.errors import UserError
+    from garnet_hls.errors import ToolFailure, UserError
     from garnet_hls.flows.compare import compare
     from garnet_hls.flows.convert import convert
     from garnet_hls.project import read_meta
@@ -356,8 +356,8 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
         try:
             model = build_model(case)
             prj = convert(None, None, prj_dir, force=True, overrides=hls_config(case), model=model)
-        except UserError as e:
-            res.status, res.message = "refused", str(e)
+        except UserError as e:  # a refusal; a tool's own failure (ToolFailure) is a defect: ERROR
+            res.status, res.message = ("ERROR" if isinstance(e, ToolFailure) else "refused"), str(e)
             return res
         meta = read_meta(prj)
         res.labelled_exact = bool(meta["bit_exact"])
@@ -485,7 +485,7 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
     """Trace one case for the RTL backend (``latency_cutoff=5``), run da4ml's bit-exact emulator of the
     traced logic and compare it with the float64 Keras model bit for bit. A UserError of the trace is a
     refusal; anything else that goes wrong, or any differing value, is a failure."""
-    from garnet_hls.errors import UserError
+    from garnet_hls.errors import ToolFailure, UserError
 
     t0 = time.time()
     res = CaseResult(case, "ERROR")
@@ -496,8 +496,8 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
         model = build_model(case)
         try:
             rt = _rtl().trace(model, latency_cutoff=RTL_LATENCY_CUTOFF)
-        except UserError as e:
-            res.status, res.message = "refused", str(e)
+        except UserError as e:  # a refusal; a tool's own failure (ToolFailure) is a defect: ERROR
+            res.status, res.message = ("ERROR" if isinstance(e, ToolFailure) else "refused"), str(e)
             return res
         res.labelled_exact = not rt.not_bit_exact  # what `convert --backend RTL` labels
         res.reasons = [f"{e['layer']}: {e['reason']}" for e in rt.not_bit_exact]

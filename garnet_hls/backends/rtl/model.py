@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from garnet_hls.errors import UserError
+from garnet_hls.errors import ToolFailure, UserError
 from garnet_hls.core import exactness as why
 from garnet_hls.core.fixed import FixedType
 from garnet_hls.backends.rtl import common as C
@@ -135,7 +135,7 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     try:
         comb = trace.comb_trace(inp, out)
     except Exception as e:  # noqa: BLE001 - da4ml's own failure, not the user's: one line, not a traceback
-        raise UserError(f"the RTL trace of the model failed inside da4ml ({_first_line(e)}); please report it "
+        raise ToolFailure(f"the RTL trace of the model failed inside da4ml ({_first_line(e)}); please report it "
                         "with the model") from None
     reason = why.emulator_width_reason(max_wire_bits(comb), EMULATOR_BITS)
     if reason:
@@ -178,7 +178,7 @@ def _layer_errors(layer):
     except (UserError, MemoryError, KeyboardInterrupt):
         raise
     except Exception as e:  # noqa: BLE001 - an assertion or error of da4ml's: name where it happened
-        raise UserError(f"layer {layer.name!r} ({type(layer).__name__}): the RTL trace failed inside da4ml "
+        raise ToolFailure(f"layer {layer.name!r} ({type(layer).__name__}): the RTL trace failed inside da4ml "
                         f"({_first_line(e)}); please report it with the model") from None
 
 
