@@ -68,7 +68,7 @@ def folded_vs_references(model, data, lanes, keras_exact=True):
 
 def keras_reference(model, layer, data):
     """The float64 Keras model on the features rounded to the graph layer's input type (the RTL input port)."""
-    from garnet_hls.core.fixed import quantize_np
+    from garnet_hls.core.quantize import quantize_np
     from garnet_hls.flows.compare import keras_float64, keras_float64_clone
 
     xq = quantize_np(np.asarray(data["features"], dtype=np.float64), layer.types["input"])
