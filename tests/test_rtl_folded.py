@@ -104,7 +104,7 @@ def test_folded_fuzz_cases(index, lanes):
 
 
 def test_folded_preset_rtl_v32_at_v16_four_lanes():
-    from garnet_hls.models.presets import build_preset_model
+    from garnet_hls.models.build import build_preset_model
 
     keras.utils.set_random_seed(5)
     model = build_preset_model("garnet_rtl_v32", n_vertices=16)

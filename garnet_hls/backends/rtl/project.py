@@ -69,11 +69,17 @@ def pipeline(rt, cutoff: float):
     return to_pipeline(rt.comb, cutoff, retiming=False, verbose=False)
 
 
+def reuse_factor(cfg: dict):
+    """HLSConfig.Model.ReuseFactor: 1 (default) is the fully parallel design, R > 1 the folded one."""
+    return ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
+
+
 def check_rtl_config(cfg: dict) -> None:
     """What the RTL backend cannot build from a config, in one line (before tracing)."""
-    rf = ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
-    if rf != 1:
-        raise UserError(f"the RTL backend is fully parallel (ReuseFactor 1), got ReuseFactor {rf}")
+    rf = reuse_factor(cfg)
+    if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
+        raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet with "
+                        f"ceil(V / R) lanes), got {rf!r}")
     if "ClockUncertainty" in cfg:
         raise UserError("ClockUncertainty is for the HLS backends (vivado, vitis); the rtl backend pipelines by "
                         "LatencyCutoff (default: ClockPeriod): remove it")
@@ -89,6 +95,10 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     from garnet_hls.backends.rtl.model import trace_model
 
     check_rtl_config(cfg)
+    if reuse_factor(cfg) > 1:
+        from garnet_hls.backends.rtl.folded_rtl import write_folded_project
+
+        return write_folded_project(model, cfg, tmp, force=force, model_path=model_path)
     name = cfg.get("ProjectName", "myproject")
     part = cfg.get("Part") or DEFAULT_PART
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
