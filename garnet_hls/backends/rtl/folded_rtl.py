@@ -682,3 +682,28 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
                  "latency_cycles": s["latency"], "interval_cycles": s["interval"], "dsp_slices": dsps,
                  "folded_depths": s["depths"]})
     return meta
+
+
+class FoldedSim:
+    """The rtl backend's simulator of a folded project: :func:`folded.emulate` on its saved plan (default), or
+    its Verilog in Verilator (``verilator``), streamed back to back."""
+
+    def __init__(self, project, verbose=False, verilator=False):
+        from garnet_hls.project import backend_name, load_part, read_meta
+
+        self.project = Path(project)
+        self.meta = read_meta(self.project)
+        if backend_name(self.meta) != "rtl" or not self.meta.get("folded"):
+            raise UserError(f"{project} is not a folded RTL project")
+        self.verilator = verilator
+        self.name = ("Verilator (the generated Verilog, folded)" if verilator
+                     else "da4ml emulator of the RTL (folded, group by group)")
+        self._plan = load_part(self.project, "model/folded", load_plan, "the folded plan")
+        self._model = None
+        if verilator:
+            self._model = FoldedVerilator(self._plan, self.project, self.meta["project_name"], verbose=verbose,
+                                          write=False)
+
+    def run(self, data: dict, trace=False, progress=False, chunk=None):
+        outs = self._model.run(data)[0] if self.verilator else F.emulate(self._plan, data)
+        return {o["keras_name"]: a for o, a in zip(self.meta["outputs"], outs)}, {}

@@ -95,10 +95,6 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     from garnet_hls.backends.rtl.model import trace_model
 
     check_rtl_config(cfg)
-    if reuse_factor(cfg) > 1:
-        from garnet_hls.backends.rtl.folded_rtl import write_folded_project
-
-        return write_folded_project(model, cfg, tmp, force=force, model_path=model_path)
     name = cfg.get("ProjectName", "myproject")
     part = cfg.get("Part") or DEFAULT_PART
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)

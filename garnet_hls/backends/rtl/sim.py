@@ -44,16 +44,7 @@ class RTLSim:
         self.verilator = verilator
         self.name = "Verilator (the generated Verilog)" if verilator else "da4ml emulator of the RTL"
         self.top = self.meta["project_name"]
-        self.folded = bool(self.meta.get("folded"))
-        if self.folded:  # the folded design (ReuseFactor > 1): its emulator, or its Verilog and bench
-            from garnet_hls.backends.rtl.folded_rtl import FoldedVerilator, load_plan
-
-            self._plan = load_part(self.project, "model/folded", load_plan, "the folded plan")
-            if verilator:
-                if shutil.which("make") is None or shutil.which("g++") is None:
-                    raise UserError("the Verilator simulation needs make and g++ (apt-get install make g++)")
-                self._model = FoldedVerilator(self._plan, self.project, self.top, verbose=verbose, write=False)
-        elif verilator:
+        if verilator:
             self._model = self._build_verilator(verbose)
         else:
             from da4ml.types import CombLogic
@@ -106,11 +97,6 @@ class RTLSim:
         return np.concatenate(out, axis=1)
 
     def run(self, data: dict, trace=False, progress=False, chunk=None):
-        if self.folded:
-            from garnet_hls.backends.rtl.folded import emulate
-
-            outs = self._model.run(data)[0] if self.verilator else emulate(self._plan, data)
-            return {o["keras_name"]: a for o, a in zip(self.meta["outputs"], outs)}, {}
         x = self._inputs(data)
         if self.verilator:
             flat = np.asarray(self._model.predict(x, n_threads=1), dtype=np.float64)
