@@ -151,7 +151,12 @@ def test_rtl_backend_folds_with_reuse_factor(rtl_project, tmp_path, capsys):
     plan = F.plan_folded(model, 2, latency_cutoff=meta["latency_cutoff"])
     assert meta["latency_cycles"] == F.schedule(plan)["latency"]
     assert load_plan(prj / "model" / "folded").groups == 2
-    assert (prj / "src" / f"{meta['project_name']}.v").is_file()
+    name = meta["project_name"]
+    assert (prj / "src" / f"{name}.v").is_file() and (prj / "build_vivado_prj.tcl").is_file()
+    assert "in_feat[*]" in (prj / "src" / f"{name}.xdc").read_text()
+    from garnet_hls.backends.rtl.yosys import source_files
+
+    assert all((prj / f).is_file() for f in source_files(meta)) and len(source_files(meta)) > 3
     r = compare(model, prj, data)
     assert r.bit_exact and r.n_events == 120 and r.simulator.startswith("da4ml")
     r = compare(model, prj, data, verilator=True)

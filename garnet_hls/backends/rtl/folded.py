@@ -1,5 +1,5 @@
 """A folded (time-multiplexed) GarNet / GarNetStack for the RTL backend: the planner, a Python emulator and
-the static schedule (issue #18, stage 0: no Verilog yet).
+the static schedule (issue #18, stage 0; the Verilog is ``folded_rtl``).
 
 With L lanes, an event's V vertex slots go through the design L at a time, in ``G = ceil(V / L)`` groups
 (slot ``i = g L + l`` is lane l of group g; the slots past V are padding, masked like any ``i >= nvtx``).
@@ -21,7 +21,7 @@ rounding points are the same:
 A module's inputs are declared with the exact intervals its producer gives (``comb.out_qint``; G times the
 per-group interval for a sum over groups), so values pass bit for bit; an input its producer holds constant
 is that constant, not a wire. The glue between modules (accumulators, running max, delay lines, the
-broadcast of ``hw``) is the emulator here and generated Verilog later.
+broadcast of ``hw``) is the emulator here and the generated top in ``folded_rtl``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ once, the table ``.mem`` files shared) and the folded top ``<top>.v`` (plain syn
 * the outputs: the tail's registered outputs (collapse sum/mean/max), or (collapse None) the last pass's
   per-lane outputs collected group by group and registered with the last group (``OUTPUT_GLUE``).
 
+``convert --backend RTL`` with ReuseFactor R > 1 (:func:`write_folded_project`, called by ``RTLBackend``)
+writes this design with ceil(V / R) lanes, da4ml's Vivado/Quartus scripts and constraints for its ports, and
+the plan (``model/folded/``) that :class:`FoldedSim` emulates (or runs in Verilator).
+
 Every offset comes from :func:`garnet_hls.backends.rtl.folded.schedule`. :class:`FoldedVerilator` builds the
 top with a generated C++ bench in Verilator and streams events through it (back to back or with gaps),
 returning the decoded outputs and the measured latency of every event.
@@ -648,6 +652,24 @@ def load_plan(path):
                         roles["tail"][0] if roles["tail"] else None, d["inputs"], d["outputs"], d["not_bit_exact"])
 
 
+def _write_constraints(path, name, part, clock):
+    """da4ml's Vivado / Quartus build scripts and its timing constraints, for the folded top's ports."""
+    from da4ml.codegen import rtl
+
+    common = Path(rtl.__file__).parent / "common_source"
+    for tcl in common.glob("build_*_prj.tcl"):
+        text = tcl.read_text().replace("$::env(DEVICE)", part).replace("$::env(PROJECT_NAME)", name)
+        (path / tcl.name).write_text(text.replace("$::env(SOURCE_TYPE)", "verilog"))
+    for fmt in ("xdc", "sdc"):
+        text = (common / f"template.{fmt}").read_text()
+        for key, value in (("CLOCK_PERIOD", clock), ("UNCERTAINITY_SETUP", 0.1), ("UNCERTAINITY_HOLD", 0.1),
+                           ("DELAY_MAX", 0.4), ("DELAY_MIN", 0.2)):
+            text = text.replace(f"$::env({key})", str(value))
+        text = text.replace("{model_inp[*]}", "{in_valid in_nvtx[*] in_feat[*] rst}")
+        text = text.replace("{model_out[*]}", "{out_valid out_data[*]}")
+        (path / "src" / f"{name}.{fmt}").write_text(text)
+
+
 def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=None) -> dict:
     """``convert`` with ReuseFactor R > 1: the folded design of ceil(V / R) lanes (``src/<name>.v`` and its
     modules), the plan for the emulator (``model/folded/``), and the project's metadata."""
@@ -673,6 +695,7 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
         print(f"garnet-hls: warning: layer {e['layer']!r} is not bit-exact: {e['reason']}", file=sys.stderr)
     tmp = Path(tmp)
     write_folded(plan, tmp, name)
+    _write_constraints(tmp, name, part, clock)
     save_plan(plan, tmp / "model" / "folded")
     s = F.schedule(plan)
     shim = SimpleNamespace(inputs=plan.inputs, outputs=plan.outputs, n_vertices=plan.n_vertices,
