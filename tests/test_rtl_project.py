@@ -134,10 +134,41 @@ def test_convert_refuses_a_model_that_cannot_fit_the_part(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
 
 
-def test_rtl_backend_refuses_reuse_factor(rtl_project, tmp_path):
-    _, model_path, _, _, _ = rtl_project
-    rc = main(["convert", str(model_path), "--backend", "RTL", "--reuse-factor", "4", "-o", str(tmp_path / "p")])
-    assert rc != 0
+def test_rtl_backend_folds_with_reuse_factor(rtl_project, tmp_path, capsys):
+    """ReuseFactor R > 1: the folded GarNet of ceil(V / R) lanes (folded_rtl), bit-exact in its emulator and in
+    Verilator, its latency and interval the schedule's."""
+    from garnet_hls.backends.rtl import folded as F
+    from garnet_hls.backends.rtl.folded_rtl import load_plan
+    from garnet_hls.flows.compare import compare
+
+    model, model_path, _, _, data = rtl_project
+    prj = tmp_path / "p"
+    capsys.readouterr()
+    assert main(["convert", str(model_path), "--backend", "RTL", "--reuse-factor", "2", "-o", str(prj)]) == 0
+    assert "interval 2, folded: 2 lanes" in capsys.readouterr().out
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    assert meta["folded"] is True and meta["lanes"] == 2 and meta["interval_cycles"] == 2
+    plan = F.plan_folded(model, 2, latency_cutoff=meta["latency_cutoff"])
+    assert meta["latency_cycles"] == F.schedule(plan)["latency"]
+    assert load_plan(prj / "model" / "folded").groups == 2
+    name = meta["project_name"]
+    assert (prj / "src" / f"{name}.v").is_file() and (prj / "build_vivado_prj.tcl").is_file()
+    assert "in_feat[*]" in (prj / "src" / f"{name}.xdc").read_text()
+    from garnet_hls.backends.rtl.yosys import source_files
+
+    assert all((prj / f).is_file() for f in source_files(meta)) and len(source_files(meta)) > 3
+    r = compare(model, prj, data)
+    assert r.bit_exact and r.n_events == 120 and r.simulator.startswith("da4ml")
+    r = compare(model, prj, data, verilator=True)
+    assert r.simulator.startswith("Verilator") and r.bit_exact
+
+
+def test_rtl_backend_refuses_a_bad_reuse_factor(tmp_path):
+    from garnet_hls.backends.rtl.project import check_rtl_config
+
+    for rf in (0, 2.5, "4"):
+        with pytest.raises(UserError, match="ReuseFactor must be a whole number >= 1"):
+            check_rtl_config({"HLSConfig": {"Model": {"ReuseFactor": rf}}})
 
 
 @pytest.mark.parametrize("name", ["gravnet_rtl_v32"])

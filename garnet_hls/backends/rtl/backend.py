@@ -29,17 +29,29 @@ class RTLBackend(Backend):
         check_rtl_config(cfg)
 
     def convert(self, model, cfg: dict, tmp_dir: Path, out_dir: Path, model_path=None, force: bool = False) -> dict:
-        from garnet_hls.backends.rtl.project import write_project
+        from garnet_hls.backends.rtl.project import check_rtl_config, reuse_factor, write_project
 
+        check_rtl_config(cfg)
+        if reuse_factor(cfg) > 1:  # the folded GarNet (issue #18)
+            from garnet_hls.backends.rtl.folded_rtl import write_folded_project
+
+            return write_folded_project(model, cfg, tmp_dir, force=force, model_path=model_path)
         return write_project(model, cfg, tmp_dir, force=force, model_path=model_path)
 
     def summary(self, meta: dict) -> str:
-        return f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval 1"
+        folded = f", folded: {meta['lanes']} lanes" if meta.get("folded") else ""
+        return f"; {meta['latency_cycles']} cycles at {meta['clock_period_ns']} ns, interval {meta['interval_cycles']}" \
+            + folded
 
     def simulator(self, project, verbose: bool = False, **options):
         from garnet_hls.backends.rtl.sim import RTLSim
+        from garnet_hls.project import read_meta
 
         self.check_sim_options(options, project)
+        if read_meta(project).get("folded"):
+            from garnet_hls.backends.rtl.folded_rtl import FoldedSim
+
+            return FoldedSim(project, verbose=verbose, verilator=bool(options.get("verilator")))
         return RTLSim(project, verbose=verbose, verilator=bool(options.get("verilator")))
 
     def check_synth_options(self, options: dict, project=None) -> None:

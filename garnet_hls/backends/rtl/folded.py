@@ -1,5 +1,5 @@
 """A folded (time-multiplexed) GarNet / GarNetStack for the RTL backend: the planner, a Python emulator and
-the static schedule (issue #18, stage 0: no Verilog yet).
+the static schedule (issue #18, stage 0; the Verilog is ``folded_rtl``).
 
 With L lanes, an event's V vertex slots go through the design L at a time, in ``G = ceil(V / L)`` groups
 (slot ``i = g L + l`` is lane l of group g; the slots past V are padding, masked like any ``i >= nvtx``).
@@ -21,7 +21,7 @@ rounding points are the same:
 A module's inputs are declared with the exact intervals its producer gives (``comb.out_qint``; G times the
 per-group interval for a sum over groups), so values pass bit for bit; an input its producer holds constant
 is that constant, not a wire. The glue between modules (accumulators, running max, delay lines, the
-broadcast of ``hw``) is the emulator here and generated Verilog later.
+broadcast of ``hw``) is the emulator here and the generated top in ``folded_rtl``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ EXACT_BITS = 53  # the emulator's accumulators are float64 sums of dyadic values
 # glue registers of the schedule (see :func:`schedule`)
 PASS_GLUE = 1  # the register between a module's output and whatever takes it
 BARRIER_GLUE = 3  # accumulator, snapshot, the register into the once-per-event module
+OUTPUT_GLUE = 1  # collapse None: the register holding all the groups' per-lane outputs
 
 
 @dataclass
@@ -445,8 +446,10 @@ def schedule(plan: FoldedPlan) -> dict:
 
         latency = (B + 1)(G - 1) + sum_p (N_pass[p] + 1) + sum_b (N_agg[b] + 3) + [N_tail + 3]
 
-    (collapse None: without the bracket, the last group's per-lane outputs being registered), the design
-    note's formula. A new event can start every ``interval = G = ceil(V / L)`` clocks, and then up to
+    (collapse None: without the bracket, plus ``OUTPUT_GLUE`` = 1 for the output register that takes the last
+    group's per-lane outputs with the earlier groups', collected as they came, and holds them), the design
+    note's formula. Clocks count from the one in which the event is presented (``in_valid`` of the folded
+    top, ``folded_rtl``) to the one in which its outputs are (``out_valid``). A new event can start every ``interval = G = ceil(V / L)`` clocks, and then up to
     ``B + 1`` events are in flight, one per pass.
     """
     G = plan.groups
@@ -456,7 +459,7 @@ def schedule(plan: FoldedPlan) -> dict:
     for b, na in enumerate(n_agg):
         start.append(start[b] + (G - 1) + (n_pass[b] + PASS_GLUE) + (na + BARRIER_GLUE))
     done = start[-1] + (G - 1) + n_pass[-1] + PASS_GLUE
-    latency = done + (plan.tail.depth + BARRIER_GLUE if plan.tail is not None else 0)
+    latency = done + (plan.tail.depth + BARRIER_GLUE if plan.tail is not None else OUTPUT_GLUE)
     return {
         "lanes": plan.lanes, "groups": G, "interval": G, "latency": latency,
         "depths": {m.name: m.depth for m in plan.modules},

@@ -69,11 +69,17 @@ def pipeline(rt, cutoff: float):
     return to_pipeline(rt.comb, cutoff, retiming=False, verbose=False)
 
 
+def reuse_factor(cfg: dict):
+    """HLSConfig.Model.ReuseFactor: 1 (default) is the fully parallel design, R > 1 the folded one."""
+    return ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
+
+
 def check_rtl_config(cfg: dict) -> None:
     """What the RTL backend cannot build from a config, in one line (before tracing)."""
-    rf = ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
-    if rf != 1:
-        raise UserError(f"the RTL backend is fully parallel (ReuseFactor 1), got ReuseFactor {rf}")
+    rf = reuse_factor(cfg)
+    if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
+        raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet with "
+                        f"ceil(V / R) lanes), got {rf!r}")
     if "ClockUncertainty" in cfg:
         raise UserError("ClockUncertainty is for the HLS backends (vivado, vitis); the rtl backend pipelines by "
                         "LatencyCutoff (default: ClockPeriod): remove it")

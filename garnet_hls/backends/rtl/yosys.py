@@ -179,6 +179,14 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
 def source_files(meta: dict) -> list[str]:
     """The Verilog a project of ``meta`` must have: the top and one module per pipeline stage."""
     top = meta["project_name"]
+    if meta.get("folded"):  # the folded top and each module's pipeline (folded_rtl.write_folded)
+        import re
+
+        files = [f"src/{top}.v"]
+        for mod, depth in (meta.get("folded_depths") or {}).items():
+            m = re.sub(r"\W", "_", f"{top}_{mod}")
+            files += [f"src/{m}.v", *(f"src/{m}_stage{i}.v" for i in range(int(depth)))]
+        return files
     n = meta.get("latency_cycles")
     stages = range(n) if isinstance(n, int) and not isinstance(n, bool) else range(0)
     return [f"src/{top}.v", *(f"src/{top}_stage{i}.v" for i in stages)]
