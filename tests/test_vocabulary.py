@@ -165,3 +165,21 @@ def test_registry_lookups_cover_every_backend():
         assert b.synth_tools and all(t in registry.TOOLS for t in b.synth_tools)
         assert registry.get_backend(b.name) is b
     assert np.all([registry.backend_name(n.upper()) == n for n in registry.NAMES])
+
+
+def test_rtl_reuse_factor_per_layer_is_used_or_refused_never_ignored(tiny, tmp_path, capsys):
+    """On the rtl backend a graph layer's own ReuseFactor folds it as the model-level one does; a dense layer's
+    ReuseFactor (the head stays fully parallel) and differing graph-layer factors are refused in one line."""
+    model = keras.models.load_model(tiny / "model.keras", compile=False)
+    graph = next(lay.name for lay in model.layers if type(lay).__name__ in ("GarNet", "GarNetStack"))
+    dense = next(lay.name for lay in model.layers if type(lay).__name__ == "QDense")
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"Backend: rtl\nHLSConfig:\n  LayerName:\n    {graph}:\n      ReuseFactor: 2\n")
+    rc, out, err = _cli(["convert", tiny / "model.keras", "-c", cfg, "-o", tmp_path / "f"], capsys)
+    assert rc == 0, err
+    meta = json.loads((tmp_path / "f" / META_FILE).read_text())
+    assert meta.get("folded") and meta["lanes"] == V // 2 and meta["interval_cycles"] == 2
+    cfg.write_text(f"Backend: rtl\nHLSConfig:\n  LayerName:\n    {dense}:\n      ReuseFactor: 2\n")
+    rc, _, err = _cli(["convert", tiny / "model.keras", "-c", cfg, "-o", tmp_path / "g"], capsys)
+    _one_line(rc, err, f"HLSConfig.LayerName.{dense}.ReuseFactor = 2 does not apply to the rtl backend")
+    assert not (tmp_path / "g").exists()

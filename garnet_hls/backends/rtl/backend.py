@@ -26,13 +26,13 @@ class RTLBackend(Backend):
     def check_config(self, cfg: dict, model=None) -> None:
         from garnet_hls.backends.rtl.project import check_rtl_config
 
-        check_rtl_config(cfg)
+        check_rtl_config(cfg, model)
 
     def convert(self, model, cfg: dict, tmp_dir: Path, out_dir: Path, model_path=None, force: bool = False) -> dict:
         from garnet_hls.backends.rtl.project import check_rtl_config, reuse_factor, write_project
 
-        check_rtl_config(cfg)
-        if reuse_factor(cfg) > 1:  # the folded GarNet (issue #18)
+        check_rtl_config(cfg, model)
+        if reuse_factor(cfg, model) > 1:  # the folded GarNet (issue #18)
             from garnet_hls.backends.rtl.folded_rtl import write_folded_project
 
             return write_folded_project(model, cfg, tmp_dir, force=force, model_path=model_path)

@@ -684,7 +684,7 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     part = cfg.get("Part") or DEFAULT_PART
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
     cutoff = float(cfg.get("LatencyCutoff") or clock)
-    rf = reuse_factor(cfg)
+    rf = reuse_factor(cfg, model)
     plan = F.plan_folded(model, lanes_for(model, rf), latency_cutoff=cutoff)
     cost = float(sum(m.comb.cost for m in plan.modules))
     dsps = sum(dsp_count(m.comb) for m in plan.modules)

@@ -69,14 +69,38 @@ def pipeline(rt, cutoff: float):
     return to_pipeline(rt.comb, cutoff, retiming=False, verbose=False)
 
 
-def reuse_factor(cfg: dict):
-    """HLSConfig.Model.ReuseFactor: 1 (default) is the fully parallel design, R > 1 the folded one."""
-    return ((cfg.get("HLSConfig") or {}).get("Model") or {}).get("ReuseFactor", 1)
+GRAPH_KINDS = ("GarNet", "GarNetStack", "GravNet")
 
 
-def check_rtl_config(cfg: dict) -> None:
+def reuse_factor(cfg: dict, model=None):
+    """The reuse factor R of the graph layers: 1 (default) is the fully parallel design, R > 1 the folded one.
+
+    HLSConfig.Model.ReuseFactor, or a graph layer's own HLSConfig.LayerName.<layer>.ReuseFactor. With the
+    model: every graph layer must have the same R, and a dense layer none of its own (the dense head stays
+    fully parallel): a setting that would be ignored is refused in one line."""
+    hls = cfg.get("HLSConfig") or {}
+    rf = (hls.get("Model") or {}).get("ReuseFactor", 1)
+    if model is None:
+        return rf
+    named = hls.get("LayerName") or {}
+    per_layer = {}
+    for layer in model.layers:
+        own = (named.get(layer.name) or {}).get("ReuseFactor") if isinstance(named.get(layer.name), dict) else None
+        if type(layer).__name__ in GRAPH_KINDS:
+            per_layer[layer.name] = rf if own is None else own
+        elif own is not None and own != 1:
+            raise UserError(f"HLSConfig.LayerName.{layer.name}.ReuseFactor = {own} does not apply to the rtl "
+                            f"backend: its {type(layer).__name__} layers are fully parallel (fold the graph layers "
+                            "with their own ReuseFactor or HLSConfig.Model.ReuseFactor)")
+    if len(set(per_layer.values())) > 1:
+        listed = ", ".join(f"{n}: {r}" for n, r in per_layer.items())
+        raise UserError(f"the rtl backend folds every graph layer by one ReuseFactor; the config gives {listed}")
+    return next(iter(per_layer.values()), rf)
+
+
+def check_rtl_config(cfg: dict, model=None) -> None:
     """What the RTL backend cannot build from a config, in one line (before tracing)."""
-    rf = reuse_factor(cfg)
+    rf = reuse_factor(cfg, model)
     if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
         raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet with "
                         f"ceil(V / R) lanes), got {rf!r}")
@@ -94,7 +118,7 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     from garnet_hls.backends.rtl.common import dsp_count
     from garnet_hls.backends.rtl.model import trace_model
 
-    check_rtl_config(cfg)
+    check_rtl_config(cfg, model)
     name = cfg.get("ProjectName", "myproject")
     part = cfg.get("Part") or DEFAULT_PART
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
