@@ -331,13 +331,18 @@ def test_failing_csim_and_compare_write_nothing(tiny, other_v_events, tmp_path, 
 
 
 def test_report_json_of_an_rtl_project(tiny, tmp_path, capsys):
-    """No reports: one line and no --json file; with a Yosys report: the JSON, with the umask's mode."""
+    """A refused flag: one line and no file; no synthesis yet: the schedule alone; with a Yosys report: the JSON,
+    with the umask's mode."""
     prj = project_copy(tiny, "rtl", tmp_path / "prj")
-    rc, _, err = run(["report", prj, "--json", tmp_path / "r.json"], capsys)
-    one_line_error(rc, err, "no synthesis reports")
     rc, _, err = run(["report", prj, "--html", tmp_path / "r.html"], capsys)
     one_line_error(rc, err, "--html")
     assert sorted(os.listdir(tmp_path)) == ["prj"]
+    rc, out, err = run(["report", prj, "--json", tmp_path / "s.json"], capsys)
+    assert rc == 0 and "No synthesis reports yet" in out, err
+    doc = json.loads((tmp_path / "s.json").read_text())
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    assert doc["yosys"] is None and doc["schedule"]["latency_cycles"] == meta["latency_cycles"]
+    (tmp_path / "s.json").unlink()
     summary = {"LUT": 10, "LUT_by_size": {"LUT6": 10}, "FF": 5, "CARRY": 0, "DSP": 0, "BRAM": 0, "MUXF": 0,
                "MUXF_by_size": {}}
     (prj / "synth").mkdir()

@@ -161,6 +161,11 @@ def test_rtl_backend_folds_with_reuse_factor(rtl_project, tmp_path, capsys):
     assert r.bit_exact and r.n_events == 120 and r.simulator.startswith("da4ml")
     r = compare(model, prj, data, verilator=True)
     assert r.simulator.startswith("Verilator") and r.bit_exact
+    capsys.readouterr()
+    assert main(["report", str(prj)]) == 0  # the folded schedule, before any synthesis
+    out = capsys.readouterr().out
+    assert "folded: ReuseFactor 2, 2 lanes x 2 groups per event" in out
+    assert f"  latency  {meta['latency_cycles']:>8,} cycles" in out and "  interval        2 cycles" in out
 
 
 def test_rtl_backend_refuses_a_bad_reuse_factor(tmp_path):
@@ -243,7 +248,8 @@ def test_report_reads_vivados_own_reports(rtl_project, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(dest), "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
-    lines = out.splitlines()
+    assert out.startswith("Schedule (exact, from the generated RTL; fully parallel):")
+    lines = out[out.index("Vivado 2021.2"):].splitlines()
     assert lines[0] == "Vivado 2021.2, post-route (report_utilization, report_timing_summary; device xczu3eg-sbva484-1-e):"
     assert "  (post-synth reports are also there; the latest stage is shown)" in lines
     # the test reports are of another design on another part: the report says so
@@ -286,9 +292,12 @@ def test_report_of_an_rtl_project_without_reports(rtl_project, tmp_path, capsys)
     dest = tmp_path / "prj"
     _copy_project(prj, dest)
     capsys.readouterr()
-    assert main(["report", str(dest)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("garnet-hls: error: no synthesis reports in ") and err.count("\n") == 1
-    assert "build_vivado_prj.tcl" in err and "--tool yosys" in err
+    meta = json.loads((dest / "garnet_project.json").read_text())
+    assert main(["report", str(dest)]) == 0  # the schedule is known before any synthesis
+    out = capsys.readouterr().out
+    assert out.startswith("Schedule (exact, from the generated RTL; fully parallel):")
+    assert f"  latency  {meta['latency_cycles']:>8,} cycles" in out and "  interval        1 cycles" in out
+    assert f"  DSP48E2  {meta['dsp_slices']:>8,}" in out and "ESTIMATE" in out
+    assert "No synthesis reports yet" in out and "build_vivado_prj.tcl" in out and "--tool yosys" in out
     assert main(["report", str(dest), "--html", str(tmp_path / "r.html")]) == 1
     assert "--html is for hls4ml projects" in capsys.readouterr().err
