@@ -684,8 +684,12 @@ def connect(scheduler=None, workers=DEFAULT_WORKERS):
         raise UserError(f"--workers must be >= 1, got {workers}")
     for name in ("distributed", "distributed.nanny", "distributed.scheduler"):  # the terminal is for the table
         logging.getLogger(name).setLevel(logging.ERROR)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           memory_limit=0, silence_logs=logging.ERROR, env=dict(WORKER_ENV))
+    import warnings
+
+    with warnings.catch_warnings():  # the scheduler's HTTP server moving off a busy port 8787 is no problem
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit=0, silence_logs=logging.ERROR, env=dict(WORKER_ENV))
     client = Client(cluster)
     return client, (client, cluster)
 
@@ -760,7 +764,8 @@ def run_sweep_cli(args) -> int:
                   capacity=_capacity_arg(args.capacity), objectives=objectives, tolerances=tolerances)
     quiet_libraries()  # this process evaluates the unswept and the float model
     done_before = len(sweep.load_done(args.retry_failed))
-    print(f"sweep: {len(points)} points ({done_before} already done) in {args.output}", flush=True)
+    print(f"sweep: {len(points)} point{'s' if len(points) != 1 else ''} ({done_before} already done) in "
+          f"{args.output}", flush=True)
     try:
         res = sweep.run(scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed)
     except KeyboardInterrupt:

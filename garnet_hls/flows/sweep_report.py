@@ -221,16 +221,21 @@ def recommend(res: dict) -> dict[str, Any]:
                                      "--max-resolution-loss, and a model with a class or energy output)"}
     cap = res["sweep"].get("capacity")
     ok = [r for r in res["points"] if r.get("status") == "ok" and figures(r)]
+    if not ok:
+        return {"key": None, "line": "no recommendation: no finished point has resource figures (an rtl point has "
+                                     "them with --synth yosys)"}
     keep = [r for r in ok if keeps_physics(r, res)]
     if not keep:
         return {"key": None, "line": f"recommendation: NONE - no finished point keeps {crit}; keep more bits or "
                                      f"loosen --max-auc-loss / --max-resolution-loss"}
     best = min(keep, key=lambda r: cost(r, cap))
     how = "the smallest share of the device" if cap else "the fewest LUTs"
+    sources = sorted({figures(r)["source"] for r in keep})
+    mixed = f" (comparing {' with '.join(sources)} figures as they are)" if len(sources) > 1 else ""
     return {"key": best["key"],
             "line": f"recommendation: {point_label(best['params'])}: {_figures_text(figures(best))}; "
                     f"{_physics_text(best, _reference_values(res))} - {how} of the {len(keep)} of {len(ok)} "
-                    f"points that keep {crit}"}
+                    f"points that keep {crit}{mixed}"}
 
 
 def summarize(res: dict, objectives=DEFAULT_OBJECTIVES) -> dict:
@@ -455,9 +460,14 @@ def sweep_figure(res: dict):
                 Line2D([], [], marker="*", ls="", ms=14, mfc="gold", mec="k", label="recommended")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     crit = acceptance_text(res)
+    by_backend = {}
+    for r, f in pts:
+        by_backend.setdefault(f["source"], set()).add(r["params"]["backend"])
+    src = "; ".join(f"{', '.join(sorted(b))}: {k}" for k, b in sorted(by_backend.items()))
     title = (("ESTIMATE - not a synthesis result. " if est else "") + f"garnet-hls sweep of {Path(s['model']).name}"
              + (f" on {s['events']} events" if s.get("events") else "")
-             + f"; Pareto front over {_objectives_text(res)}" + (f"\nkeeps the physics: {crit}" if crit else ""))
+             + f"; Pareto front over {_objectives_text(res)}" + (f"\nkeeps the physics: {crit}" if crit else "")
+             + (f"\nresources and cycles from: {src}" if len(by_backend) > 1 else ""))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
