@@ -201,3 +201,25 @@ def test_cli_errors_are_one_line(capsys, small_model, tmp_path):
         rc = main(["sweep", str(path), "-c", str(cfg), "-o", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
         assert rc == 1 and msg in err and err.count("\n") == 1, err
+
+
+def test_reference_physics_and_point_logs(first_run):
+    sw, res = first_run
+    ref = res["sweep"]["reference"]
+    model_point = _by_params(res)[(4, "model", "none")]
+    # bit-exact firmware of the unswept model: the same AUC and resolution as the Keras model itself
+    assert model_point["physics"]["auc"] == ref["model"]["auc"]
+    assert model_point["physics"]["energy_resolution"] == ref["model"]["energy_resolution"]
+    assert 0.0 <= ref["float"]["auc"] <= 1.0 and ref["float"]["energy_resolution"] > 0
+    assert ref["float"] != ref["model"]  # the quantizers are really off in the float model
+    assert res["keeps_physics"][model_point["key"]] is True
+    assert res["objectives"] == ["latency", "interval", "lut", "dsp", "auc", "resolution"]
+    for p in res["points"]:  # every point run has its log in the sweep directory, failed ones too
+        assert p["log_file"] == f"logs/{p['key']}.log" and (sw.out / p["log_file"]).is_file()
+
+
+def test_synth_applies_to_the_backends_that_take_it():
+    pts = S.make_points([4], ["model"], ["vivado", "rtl"], "yosys")
+    assert [(p["backend"], p["synth"]) for p in pts] == [("vivado", "none"), ("rtl", "yosys")]
+    with pytest.raises(UserError, match="--synth yosys does not apply to the vivado or vitis backend"):
+        S.make_points([4], ["model"], ["vivado", "vitis"], "yosys")

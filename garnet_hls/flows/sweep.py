@@ -38,6 +38,7 @@ Ctrl-C loses only the points in flight. ``DIR/results.json`` is rewritten after 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -58,16 +59,22 @@ from typing import Any
 
 from garnet_hls.backends import registry
 from garnet_hls.errors import ToolNotFoundError, UserError
-from garnet_hls.flows.sweep_report import (_atomic_write, _one_line, format_table, pareto_keys, point_label,  # noqa: F401
-                                     write_html, write_plot)
+from garnet_hls.flows.sweep_report import (DEFAULT_OBJECTIVES, OBJECTIVES, _atomic_write, _one_line,  # noqa: F401
+                                           format_table, keeps_physics, pareto_keys, parse_objectives,
+                                           parse_tolerance, point_label, recommend, summarize, sweep_figure,
+                                           write_html, write_plot)
+from garnet_hls.flows.sweep_physics import float_model, keras_outputs, physics_metrics, reference_physics  # noqa: F401
+from garnet_hls.flows.sweep_quiet import WORKER_ENV, captured_output, quiet_libraries, read_log
 
 SYNTH_TOOLS = ("none",) + registry.TOOLS  # and every spelling registry.tool_name takes (vivado = hls)
 DEFAULT_EVENTS = 1000
 DEFAULT_WORKERS = 2
+DEFAULT_TOLERANCE = "0.005"  # --max-auc-loss and --max-resolution-loss: absolute, against the unswept model
 DATA_SEED = 12345  # seed of the built-in calorimeter events when --data is not given
 RESULTS = "results.json"
 PLOT = "sweep.png"
 PAGE = "sweep.html"
+LOGS = "logs"  # SWEEP_DIR/logs/<key>.log: everything a point's worker printed
 
 #: Resources of a few parts (LUT, FF, DSP, 18 Kb block RAM), drawn as the device's capacity. The
 #: xc7z020, xc7z030, xczu9eg, xczu49dr, xcu55c and xcu250 rows are the "Available" rows of Vivado/Vitis
@@ -82,6 +89,7 @@ DEVICE_CAPACITY = {
     "xcvu9p": {"lut": 1182240, "ff": 2364480, "dsp": 6840, "bram_18k": 4320},
     "xcu55c": {"lut": 1303680, "ff": 2607360, "dsp": 9024, "bram_18k": 4032},
     "xcu250": {"lut": 1728000, "ff": 3456000, "dsp": 12288, "bram_18k": 5376},
+    "xcvu13p": {"lut": 1728000, "ff": 3456000, "dsp": 12288, "bram_18k": 5376},  # the xcu250's device
 }
 
 
@@ -126,23 +134,34 @@ def _int_list(text: str, what: str) -> list[int]:
 
 
 def make_points(reuse, precision=("model",), backend=(registry.DEFAULT,), synth="none") -> list[dict[str, Any]]:
-    """Every combination, in a stable order: [{'reuse': R, 'precision': P, 'backend': B, 'synth': S}]."""
+    """Every combination, in a stable order: [{'reuse': R, 'precision': P, 'backend': B, 'synth': S}].
+
+    ``synth`` applies to the backends that take that tool; the others' points are estimated (``none``),
+    so ``--backend vivado,rtl --synth yosys`` synthesizes the rtl points with Yosys and estimates the HLS
+    ones. A tool that no backend of the sweep takes is one line."""
     backend = list(dict.fromkeys(registry.backend_name(b) for b in backend))  # hls = vivado, RTL = rtl, ...
     synth = "none" if str(synth).strip().lower() == "none" else registry.tool_name(synth)
-    for b in backend:
-        if synth != "none" and synth not in registry.get_backend(b).synth_tools:
-            tools = ", ".join(registry.get_backend(b).synth_tools)
-            raise UserError(f"--synth {synth} does not apply to the {b} backend (it is synthesized with {tools})")
+    takes = {b: synth == "none" or synth in registry.get_backend(b).synth_tools for b in backend}
+    if not any(takes.values()):
+        b = backend[0]
+        tools = ", ".join(registry.get_backend(b).synth_tools)
+        raise UserError(f"--synth {synth} does not apply to the {' or '.join(backend)} backend (it is synthesized "
+                        f"with {tools})")
     precs = list(dict.fromkeys(canonical_precision(p) for p in precision))
-    return [{"reuse": int(r), "precision": p, "backend": b, "synth": synth}
+    return [{"reuse": int(r), "precision": p, "backend": b, "synth": synth if takes[b] else "none"}
             for b, p, r in itertools.product(backend, precs, reuse)]
 
 
 # ------------------------------------------------------------------------------------------------
 # Content hash
 # ------------------------------------------------------------------------------------------------
+#: Sources that only render results (table, plot, page): a change to them does not redo any point.
+_RENDERING_ONLY = ("sweep_report.py",)
+
+
 def _package_digest() -> str:
-    """SHA-256 of garnet-hls' own sources, kernels and templates: a changed kernel is a new tool version."""
+    """SHA-256 of garnet-hls' own sources, kernels and templates: a changed kernel is a new tool version.
+    The report's renderer (:data:`_RENDERING_ONLY`) is left out: it reads results, it makes none."""
     from garnet_hls.resources import firmware_dir, templates_dir
 
     pkg = Path(__file__).resolve().parent
@@ -151,7 +170,7 @@ def _package_digest() -> str:
         files += sorted(p for p in d.rglob("*") if p.is_file())
     h = hashlib.sha256()
     for f in files:
-        if "__pycache__" in f.parts:
+        if "__pycache__" in f.parts or (f.name in _RENDERING_ONLY and f.parent.name == "flows"):
             continue
         h.update(f.name.encode())
         h.update(f.read_bytes())
@@ -282,29 +301,6 @@ def point_config(config: dict, layers, reuse: int) -> dict:
 # ------------------------------------------------------------------------------------------------
 # One point (runs on a worker; needs only garnet-hls installed)
 # ------------------------------------------------------------------------------------------------
-def physics_metrics(outputs: dict, data: dict) -> dict[str, Any]:
-    """AUC of the class output (pion positive) and energy response/resolution of the energy output."""
-    import numpy as np
-
-    from garnet_hls.models.build import ENERGY_SCALE
-    from garnet_hls.physics.train import roc_auc
-
-    out: dict[str, Any] = {}
-    for name, arr in outputs.items():
-        a = np.asarray(arr, dtype=np.float64).reshape(len(arr), -1)
-        if a.shape[1] != 1:
-            continue
-        if ("class" in name or "logit" in name) and "label" in data:
-            out["auc"] = roc_auc(data["label"], a[:, 0])
-            out["auc_output"] = name
-        elif "energy" in name and "energy" in data:
-            ratio = a[:, 0] * ENERGY_SCALE / np.asarray(data["energy"], dtype=np.float64)
-            out["energy_response"] = float(np.mean(ratio))
-            out["energy_resolution"] = float(np.std(ratio - 1.0))
-            out["energy_output"] = name
-    return out
-
-
 def _synthesize(project: Path, tool: str) -> dict[str, Any]:
     """Synthesis of one point by its backend; raises UserError / ToolNotFoundError (one line) when it cannot run."""
     with open(project / "sweep_synth.out", "w") as log:
@@ -316,16 +312,26 @@ def _worker_versions(synth: str) -> dict[str, str]:
     return tool_versions(synth)
 
 
-def _warm():
-    """Import the heavy modules once per worker, so that the first point does not pay for it."""
+def _warm() -> dict[str, Any]:
+    """Import the heavy modules once per worker, so that the first point does not pay for it, with the
+    libraries' chatter muted and whatever is still printed kept as the worker's start-up log."""
     t0 = time.perf_counter()
-    import garnet_hls  # noqa: F401
-    import garnet_hls.flows.compare  # noqa: F401
-    import garnet_hls.flows.convert  # noqa: F401
-    import garnet_hls.models.build  # noqa: F401
-    import hls4ml  # noqa: F401
+    fd, log = tempfile.mkstemp(prefix="garnet-sweep-warm-", suffix=".log")
+    os.close(fd)
+    try:
+        with captured_output(log):
+            quiet_libraries()
+            import garnet_hls  # noqa: F401
+            import garnet_hls.flows.compare  # noqa: F401
+            import garnet_hls.flows.convert  # noqa: F401
+            import garnet_hls.models.build  # noqa: F401
+            import hls4ml  # noqa: F401
 
-    return time.perf_counter() - t0
+            quiet_libraries()  # absl is imported now
+        return {"seconds": time.perf_counter() - t0, "log": read_log(log)}
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(log)
 
 
 _POINT_LOCK = threading.Lock()
@@ -336,9 +342,20 @@ def run_point(shared: dict, params: dict, key: str, project_dir: str | None = No
 
     ``shared``: {'model_bytes', 'model_suffix', 'config', 'data'}; ``project_dir``: where to keep the
     project (a temporary directory, removed afterwards, when None). Points in one process run one at a
-    time (Keras' floatx, which the comparison switches to float64, is process-wide)."""
+    time (Keras' floatx, which the comparison switches to float64, is process-wide). Everything the
+    point prints (file descriptors 1 and 2 included) is returned as ``log``, not shown."""
     with _POINT_LOCK:
-        return _run_point(shared, params, key, project_dir)
+        fd, log = tempfile.mkstemp(prefix="garnet-sweep-point-", suffix=".log")
+        os.close(fd)
+        try:
+            with captured_output(log):
+                quiet_libraries()
+                res = _run_point(shared, params, key, project_dir)
+            res["log"] = read_log(log)  # the client writes it to SWEEP_DIR/logs/<key>.log
+            return res
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(log)
 
 
 def _run_point(shared: dict, params: dict, key: str, project_dir: str | None) -> dict[str, Any]:
@@ -477,7 +494,11 @@ class Sweep:
     """A sweep directory: its points, their results, and running the missing ones on Dask."""
 
     def __init__(self, model_path, config_path, out_dir, points: list[dict], events=DEFAULT_EVENTS, data=None,
-                 capacity: dict | None = None):
+                 capacity: dict | None = None, objectives=DEFAULT_OBJECTIVES, tolerances: dict | None = None):
+        """``objectives``: what the Pareto front is taken over (:data:`OBJECTIVES`); ``tolerances``:
+        {'auc': spec, 'resolution': spec} (:func:`parse_tolerance`; default :data:`DEFAULT_TOLERANCE` each),
+        how much AUC / energy resolution a point may lose against the unswept model and still keep the
+        physics."""
         from garnet_hls.models.io import load_keras_model
         from garnet_hls.config import load_config, validate_config
 
@@ -492,7 +513,7 @@ class Sweep:
         self.data, self.data_source = load_events_for(self.model, data, events)
         self.model_bytes = self.model_path.read_bytes()
         self.model_sha = hashlib.sha256(self.model_bytes).hexdigest()
-        synth = points[0]["synth"] if points else "none"
+        synth = next((p["synth"] for p in points if p["synth"] != "none"), "none")
         self.versions = tool_versions(synth)
         self.data_sha = data_digest(self.data)
         self.keys = [point_key(self.model_sha, self.config, p, self.data_sha, self.versions) for p in points]
@@ -500,6 +521,13 @@ class Sweep:
         self.capacity = capacity or next((c for prefix, c in DEVICE_CAPACITY.items()
                                           if part.lower().startswith(prefix)), None)
         self.part = part or None
+        self.objectives = tuple(objectives)
+        bad = [o for o in self.objectives if o not in OBJECTIVES]
+        if bad or not self.objectives:
+            raise UserError(f"objectives {bad or '()'}: valid are {', '.join(OBJECTIVES)}")
+        default = parse_tolerance(DEFAULT_TOLERANCE, "tolerance")
+        self.tolerances = {"auc": default, "resolution": default} if tolerances is None else dict(tolerances)
+        self.reference: dict | None = None  # the unswept and float model's physics, see reference_physics
 
     # -- files -----------------------------------------------------------------------------------
     def point_file(self, key: str) -> Path:
@@ -519,9 +547,17 @@ class Sweep:
                 done[key] = r
         return done
 
+    def log_file(self, key: str) -> Path:
+        return self.out / LOGS / f"{key}.log"
+
+    def compute_reference(self) -> dict:
+        if self.reference is None:
+            self.reference = reference_physics(self.model, self.data)
+        return self.reference
+
     def results(self, done: dict[str, dict], interrupted=False, wall=None, warmup=None) -> dict[str, Any]:
         points = [done[k] for k in self.keys if k in done]
-        return {
+        res = {
             "sweep": {
                 "model": str(self.model_path), "model_sha256": self.model_sha, "config": self.config,
                 "part": self.part, "capacity": self.capacity, "events": len(self.data["nvtx"]),
@@ -529,10 +565,11 @@ class Sweep:
                 "n_points": len(self.keys), "n_done": len(points), "interrupted": interrupted,
                 "wall_seconds": wall, "worker_warmup_seconds": warmup,
                 "pending": [p for k, p in zip(self.keys, self.points) if k not in done],
+                "reference": self.reference, "tolerances": self.tolerances,
             },
             "points": points,
-            "pareto": pareto_keys(points),
         }
+        return summarize(res, self.objectives)  # Pareto front, who keeps the physics, the recommendation
 
     def write_results(self, done, **kw) -> dict[str, Any]:
         res = self.results(done, **kw)
@@ -560,6 +597,7 @@ class Sweep:
         t0 = time.perf_counter()
         warmup = None
         if not todo:
+            self.compute_reference()
             return self.write_results(done, wall=0.0)
         own = None
         if client is None:
@@ -570,10 +608,14 @@ class Sweep:
         meta: dict[str, tuple[str, dict]] = {}
         try:
             try:
-                warmup = max(client.run(_warm).values() or [0.0])
+                warm = client.run(_warm)
             except Exception as e:  # noqa: BLE001 - e.g. a remote worker without garnet-hls
                 raise UserError(f"the Dask workers cannot run garnet-hls: {type(e).__name__}: {_one_line(e)}") \
                     from None
+            warmup = max((w["seconds"] for w in warm.values()), default=0.0)
+            for i, w in enumerate(warm.values()):
+                if w["log"].strip():
+                    _atomic_write(self.out / LOGS / f"worker-{i}-startup.log", w["log"])
             shared, = client.scatter([{"model_bytes": self.model_bytes, "model_suffix": self.model_path.suffix,
                                        "config": self.config, "data": self.data}], broadcast=True)
             run_id = uuid.uuid4().hex[:8]
@@ -583,6 +625,7 @@ class Sweep:
                                     pure=False)
                 futures.append(fut)
                 meta[fut.key] = (key, params)
+            self.compute_reference()  # while the workers start on the points
             if progress:
                 from tqdm import tqdm
 
@@ -597,6 +640,10 @@ class Sweep:
                     r = {"key": key, "params": dict(params), "status": "error", "stage": "worker",
                          "error": _one_line(f"{type(e).__name__}: {e}"), "seconds": None}
                 r["client_received"] = time.time()
+                log = r.pop("log", None)
+                if log is not None:  # every point run has its log, empty when it printed nothing
+                    _atomic_write(self.log_file(r["key"]), log)
+                    r["log_file"] = f"{LOGS}/{r['key']}.log"
                 if r["stage"] != "worker":  # a lost worker is no property of the point: redo it next time
                     _atomic_write(self.point_file(r["key"]), json.dumps(r, indent=2, default=str) + "\n")
                 done[r["key"]] = r
@@ -605,7 +652,8 @@ class Sweep:
                     bar.update(1)
                     if r["status"] != "ok":
                         bar.write(f"  {point_label(r['params'])}: {r['status']}"
-                                  + (f" ({r['stage']}): {r['error']}" if r["error"] else ""))
+                                  + (f" ({r['stage']}): {r['error']}" if r["error"] else "")
+                                  + (f" [log: {self.out / r['log_file']}]" if r.get("log_file") else ""))
         except KeyboardInterrupt:
             for f in futures:
                 f.cancel()
@@ -636,8 +684,12 @@ def connect(scheduler=None, workers=DEFAULT_WORKERS):
         raise UserError(f"--workers must be >= 1, got {workers}")
     for name in ("distributed", "distributed.nanny", "distributed.scheduler"):  # the terminal is for the table
         logging.getLogger(name).setLevel(logging.ERROR)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           memory_limit=0, silence_logs=logging.ERROR)
+    import warnings
+
+    with warnings.catch_warnings():  # the scheduler's HTTP server moving off a busy port 8787 is no problem
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit=0, silence_logs=logging.ERROR, env=dict(WORKER_ENV))
     client = Client(cluster)
     return client, (client, cluster)
 
@@ -667,7 +719,8 @@ def add_cli(subparsers):
     p.add_argument("--backend", default=registry.DEFAULT, metavar="|".join(registry.NAMES),
                    help="backend(s), comma-separated, case-insensitive (hls = vivado; default vivado)")
     p.add_argument("--synth", default="none", metavar="|".join(SYNTH_TOOLS),
-                   help="also synthesize each point: hls (= vivado: Vivado/Vitis HLS) or yosys (rtl); default none")
+                   help="also synthesize the points of the backends that take the tool: hls (= vivado: Vivado/Vitis HLS) "
+                        "or yosys (rtl); the other backends' points are estimated; default none")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://host:8786 (default: dask config "
                         "'scheduler-address', else a LocalCluster)")
@@ -676,6 +729,15 @@ def add_cli(subparsers):
                    help=f"events for the bit-exactness check and the physics metric (default {DEFAULT_EVENTS})")
     p.add_argument("--data", help="events (.npz, garnet-hls data schema); default: built-in calorimeter events")
     p.add_argument("--capacity", metavar="LUT,DSP", help="device capacity to draw when the part is not known")
+    p.add_argument("--objectives", default=",".join(DEFAULT_OBJECTIVES), metavar="O1,O2,...",
+                   help=f"what the Pareto front is taken over, from {', '.join(OBJECTIVES)} (AUC higher is better, "
+                        f"the rest lower; default {','.join(DEFAULT_OBJECTIVES)})")
+    p.add_argument("--max-auc-loss", default=DEFAULT_TOLERANCE, metavar="LOSS",
+                   help="a point keeps the physics if its AUC is at most LOSS below the unswept model's on the same "
+                        f"events: a number (0.005), a percentage (1%%) or none (default {DEFAULT_TOLERANCE})")
+    p.add_argument("--max-resolution-loss", default=DEFAULT_TOLERANCE, metavar="LOSS",
+                   help="... and its energy resolution at most LOSS above the unswept model's (number, percentage "
+                        f"or none; default {DEFAULT_TOLERANCE})")
     p.add_argument("--retry-failed", action="store_true", help="redo points that failed before")
     p.add_argument("--html", action="store_true", help=f"also write SWEEP_DIR/{PAGE}")
     p.set_defaults(func=run_sweep_cli)
@@ -692,13 +754,18 @@ def _capacity_arg(text):
 
 def run_sweep_cli(args) -> int:
     reuse = _int_list(args.reuse, "--reuse")
+    objectives = parse_objectives(args.objectives)
+    tolerances = {"auc": parse_tolerance(args.max_auc_loss, "--max-auc-loss"),
+                  "resolution": parse_tolerance(args.max_resolution_loss, "--max-resolution-loss")}
     precisions = [t for t in args.precision.split(",") if t.strip()] or ["model"]
     backends = [t.strip() for t in args.backend.split(",") if t.strip()]
     points = make_points(reuse, precisions, backends, args.synth)
     sweep = Sweep(args.model, args.config, args.output, points, events=args.events, data=args.data,
-                  capacity=_capacity_arg(args.capacity))
+                  capacity=_capacity_arg(args.capacity), objectives=objectives, tolerances=tolerances)
+    quiet_libraries()  # this process evaluates the unswept and the float model
     done_before = len(sweep.load_done(args.retry_failed))
-    print(f"sweep: {len(points)} points ({done_before} already done) in {args.output}", flush=True)
+    print(f"sweep: {len(points)} point{'s' if len(points) != 1 else ''} ({done_before} already done) in "
+          f"{args.output}", flush=True)
     try:
         res = sweep.run(scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed)
     except KeyboardInterrupt:
@@ -706,10 +773,12 @@ def run_sweep_cli(args) -> int:
         sys.stderr.write(f"garnet-hls: sweep interrupted; {n} of {len(points)} points are kept in {args.output}; "
                          "run the same command again to finish\n")
         return 130
-    print(format_table(res), end="")
+    table = format_table(res).splitlines()
+    print("\n".join(table[:-1]))  # the recommendation comes last, after the files
     plot = write_plot(res, sweep.out / PLOT)
-    print(f"wrote {sweep.out / RESULTS} and {plot}")
+    print(f"wrote {sweep.out / RESULTS} and {plot}; each point's output in {sweep.out / LOGS}")
     if args.html:
         print(f"wrote {write_html(res, sweep.out / PAGE, plot)}")
+    print(table[-1])
     failed = [r for r in res["points"] if r["status"] != "ok"]
     return 1 if failed else 0
