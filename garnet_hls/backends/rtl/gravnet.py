@@ -187,7 +187,7 @@ def trace_layer(layer, x, nvtx):
             dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
             w = _weight_of_code(dpart, wtab)
             fj = _gather(f_rows, key, jbits)
-            prods.append([C.vmul(w, v) for v in fj])
+            prods.append(C.shared_products(w, fj))  # w shared: packable (Multipliers)
         prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
         total = np.sum(prod, axis=0)
         means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)

@@ -32,6 +32,9 @@ class RTLTrace:
     # layers where the float64 Keras model itself rounds where the exact trace does not:
     # [{"layer", "reason"}] (dense.activation_reason / dense.dense_reason); empty: bit-exact
     not_bit_exact: list = field(default_factory=list)
+    # how the variable products were built: {"layers": {name: {"mode", "dsp", "packed_pairs", "lut"}},
+    # "dsp_budget": N or None} (``Multipliers`` / ``DSPBudget``; common.MultPolicy)
+    multipliers: dict = field(default_factory=dict)
 
 
 def _tensor_key(t):
@@ -60,14 +63,73 @@ def max_wire_bits(comb) -> int:
     return max((int(sum(minimal_kif(op.qint))) for op in comb.ops), default=0)
 
 
-def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
+def trace_model(model, latency_cutoff: float = -1.0, multipliers: dict | None = None) -> RTLTrace:
     """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic.
 
     ``latency_cutoff`` (da4ml delay units per pipeline stage; our RTL projects use the clock period in ns,
     one unit being about one adder) schedules each operation for the pipeline: operations that would cross
     a stage boundary start at it, and variable products take whole DSP stages (``common.vmul``). It changes
     no value: the emulator's outputs are the same for any cutoff.
+
+    ``multipliers``: ``{"layers": {graph layer name: "dsp" | "packed" | "lut" | "auto"}, "dsp_budget": N}``
+    (``project.multiplier_modes``); a layer not named builds its products on DSPs. ``auto`` layers are traced
+    as ``packed`` first; then the product sites of least LUT cost per DSP are moved to fabric and the model
+    traced again until the design's DSP slices fit ``dsp_budget``.
     """
+    modes = dict((multipliers or {}).get("layers") or {})
+    budget = (multipliers or {}).get("dsp_budget")
+    lut_sites: set[int] = set()
+    rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
+    if "auto" in modes.values() and latency_cutoff > 0:
+        for _ in range(6):
+            excess = C.dsp_count(rt.comb) - int(budget)
+            if excess <= 0:
+                break
+            movable = sorted((s for s in pol.sites if s["mode"] == "auto" and s["kind"] == "dsp" and s["dsps"] > 0),
+                             key=lambda s: (s["lut_cost"] / s["dsps"], s["site"]))
+            if not movable:
+                fixed = C.dsp_count(rt.comb)
+                raise UserError(f"DSPBudget {budget} cannot be met: the products left on DSPs need {fixed} DSP48E2 "
+                                "slices with every product of the Multipliers: auto layers already in fabric (raise "
+                                "DSPBudget, or set Multipliers: lut or auto on more layers)")
+            saved = 0
+            for s in movable:
+                if saved >= excess:
+                    break
+                lut_sites.add(s["site"])
+                saved += s["dsps"]
+            rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
+    rt.multipliers = _multiplier_summary(pol, modes, budget)
+    return rt
+
+
+def _trace_with(model, latency_cutoff, modes: dict, lut_sites: set):
+    pol = C.MultPolicy()
+    pol.record = True
+    pol.lut_sites = set(lut_sites)
+    old = C.set_policy(pol)
+    try:
+        rt = _trace_once(model, latency_cutoff, modes)
+    finally:
+        C.set_policy(old)
+    return rt, pol
+
+
+def _multiplier_summary(pol, modes: dict, budget) -> dict:
+    layers = {}
+    for s in pol.sites:
+        e = layers.setdefault(s["layer"], {"mode": modes.get(s["layer"], "dsp"), "dsp": 0, "packed_pairs": 0,
+                                           "lut": 0})
+        if s["kind"] == "lut":
+            e["lut"] += s["products"]
+        elif s["products"] == 2:
+            e["packed_pairs"] += 1
+        else:
+            e["dsp"] += 1
+    return {"layers": layers, "dsp_budget": budget}
+
+
+def _trace_once(model, latency_cutoff: float, modes: dict) -> RTLTrace:
     from garnet_hls.backends.rtl import garnet as G
     from garnet_hls.backends.rtl import gravnet as GV
 
@@ -118,8 +180,11 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             x = values[_tensor_key(feats)]
             n = values[_tensor_key(nv)]
             mod = G if kind in ("GarNet", "GarNetStack") else GV
+            pol = C.policy()
+            pol.layer, pol.mode = layer.name, modes.get(layer.name, "dsp")
             with _layer_errors(layer):
                 y = mod.trace_layer(layer, x, n)
+            pol.layer, pol.mode = None, "dsp"
         else:
             y = trace_head_layer(layer, values[_tensor_key(layer.input)], not_exact)
         values[_tensor_key(layer.output)] = y
