@@ -250,3 +250,40 @@ def test_auto_project_records_its_choice_and_writes_fabric_multipliers(block4, t
     n_lut = sum(open(p).read().count("multiplier_lut #(") for p in (prj / "src").glob("*_stage*.v"))
     assert n_lut == m["lut_products"] == m["layers"]["g"]["lut"] > 0
     assert (prj / "src" / "static" / "multiplier_lut.v").is_file()
+
+
+# -- where the logic goes (report)
+
+
+def test_breakdown_adds_up_to_the_trace_and_the_pipeline(block4, tmp_path):
+    prj = _convert(block4, tmp_path, {"Model": {"Multipliers": "auto", "DSPBudget": 60}})
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    rows = meta["breakdown"]
+    assert set(rows) <= set(C.KINDS) and "other" not in rows  # every op is attributed
+    assert sum(r["dsp"] for r in rows.values()) == meta["dsp_slices"] <= 60
+    assert sum(r["reg_bits"] for r in rows.values()) == meta["reg_bits"]  # the pipeline's own register count
+    assert abs(sum(r["lut_estimate"] for r in rows.values()) - meta["estimated_luts"]) < len(rows)
+    prods = rows["variable products"]
+    assert prods["lut_products"] == meta["multipliers"]["lut_products"] and prods["lut_estimate"] > 0
+    assert rows["tables"]["lut_estimate"] > 0 and rows["constant matrices"]["lut_estimate"] > 0
+    assert len(meta["stage_depths"]) == meta["latency_cycles"]
+    assert all(0 < d <= meta["latency_cutoff"] for d in meta["stage_depths"])
+
+
+def test_report_prints_the_breakdown_beside_yosys_kept_modules(block4, tmp_path, capsys):
+    from pathlib import Path
+
+    from garnet_hls.backends.rtl.report import format_breakdown
+    from garnet_hls.backends.rtl.yosys import kept_modules
+    from garnet_hls.toolchain.yosys import parse_stat, summarize
+
+    text = (Path(__file__).parent / "data" / "yosys-stat" / "garnet_v4-rom-yosys0.23.txt").read_text()
+    kept = kept_modules(text, "myproject")
+    assert kept and all("lookup_table" in k and v["LUT"] > 0 and v["instances"] > 0 for k, v in kept.items())
+    summary = summarize(parse_stat(text))
+    assert sum(v["LUT"] * v["instances"] for v in kept.values()) < summary["LUT"]
+    prj = _convert(block4, tmp_path, {"Model": {"Multipliers": "packed"}})
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    out = format_breakdown(meta, {"summary": summary, "modules": kept})
+    assert "variable products" in out and "g: packed (64 on DSPs, 32 packed pairs, 0 in fabric)" in out
+    assert "Yosys: tables" in out and "not a timing result" in out

@@ -156,7 +156,7 @@ def quantize(x, t: FixedType | None):
     out = np.empty(flat.shape, dtype=object)
     for idx, v in np.ndenumerate(flat):
         out[idx] = _quantize_var(v, t)
-    return trace.FixedVariableArray(out, hwconf=_hwconf_of(x))
+    return tag(trace.FixedVariableArray(out, hwconf=_hwconf_of(x)), "quantization")
 
 
 def _hwconf_of(x):
@@ -208,7 +208,7 @@ def cmul_array(x, c: float):
     out = np.empty(flat.shape, dtype=object)
     for idx, v in np.ndenumerate(flat):
         out[idx] = cmul(v, c)
-    return trace.FixedVariableArray(out, hwconf=x.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=x.hwconf), "constant matrices")
 
 
 # A variable x variable product is one DSP48E2 (signed 27 x 18 multiplier) when its operands fit, else a
@@ -258,6 +258,7 @@ class MultPolicy:
         self.sites: list[dict] = []  # {"site", "layer", "mode", "dsps", "lut_cost", "products"}
         self.layer = None
         self.record = False  # the module's default policy (dsp) keeps no record
+        self.tags: dict = {}  # da4ml variable id -> what it implements (KINDS); recorded with the sites
 
     def new_site(self, dsps: int, lut_cost: float, products: int) -> str:
         """Register the next site; returns how it is built: "dsp" or "lut"."""
@@ -274,6 +275,31 @@ class MultPolicy:
 
 
 _POLICY = MultPolicy()
+
+# What each piece of traced logic implements, for the resource breakdown of `report` (issue #19). A trace
+# helper tags the new logic of its result (every ancestor not yet tagged); logic left untagged is "other".
+KINDS = ("inputs", "variable products", "constant matrices", "tables", "comparators and top-k", "accumulators",
+         "quantization", "masking (nvtx)", "distances", "other")
+
+
+def tag(x, kind: str):
+    """Tag the not yet tagged logic behind ``x`` (a variable, an array or a list of them) as ``kind``; returns
+    ``x``. Only a recording policy (``trace_model``'s) keeps tags."""
+    from da4ml.trace import FixedVariable
+
+    tags = _POLICY.tags if _POLICY.record else None
+    if tags is None:
+        return x
+    trace = da()
+    vals = x._vars if isinstance(x, trace.FixedVariableArray) else x
+    stack = [v for v in np.ravel(np.asarray(vals, dtype=object)) if isinstance(v, FixedVariable)]
+    while stack:
+        v = stack.pop()
+        if v.id in tags:
+            continue
+        tags[v.id] = kind
+        stack.extend(u for u in (v._from or ()) if isinstance(u, FixedVariable) and u.id not in tags)
+    return x
 
 
 def policy() -> MultPolicy:
@@ -336,7 +362,7 @@ def vmul(a, b):
     if cut <= 0:
         return a * b
     kind = _POLICY.new_site(dsp_slices(a, b), lut_mult_cost(a, b), 1)
-    return _dsp_mul(a, b) if kind == "dsp" else _lut_mul(a, b)
+    return tag(_dsp_mul(a, b) if kind == "dsp" else _lut_mul(a, b), "variable products")
 
 
 def _dsp_mul(a, b):
@@ -475,7 +501,7 @@ def shared_products(s, others, xcache: dict | None = None) -> list:
         else:
             out += list(_packed_pair(s, o1, o2, plan, xcache))
         i += 2
-    return out
+    return tag(out, "variable products")
 
 
 def vmul_arrays(a, b):
@@ -540,7 +566,7 @@ def lookup(x, table: np.ndarray, index_t: FixedType):
             out[idx] = float(by_value[int(round((float(v.low) - index_t.min) / index_t.lsb))])
         else:
             out[idx] = v.lookup(by_value, qint)
-    return trace.FixedVariableArray(out, hwconf=x.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=x.hwconf), "tables")
 
 
 def where(cond, a, b):
@@ -557,7 +583,7 @@ def where(cond, a, b):
             out[idx] = av[idx] if float(ci if not isinstance(ci, trace.FixedVariable) else ci.low) else bv[idx]
         else:
             out[idx] = mux(ci, av[idx], bv[idx])
-    return trace.FixedVariableArray(out, hwconf=_hwconf_of(cond))
+    return tag(trace.FixedVariableArray(out, hwconf=_hwconf_of(cond)), "masking (nvtx)")
 
 
 def pos(v):
@@ -625,7 +651,7 @@ def valid_mask(nvtx, n_vertices: int):
     out = np.empty(n_vertices, dtype=object)
     for i in range(n_vertices):
         out[i] = n > i  # 1 when nvtx > i
-    return trace.FixedVariableArray(out, hwconf=nvtx.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=nvtx.hwconf), "masking (nvtx)")
 
 
 # da4ml's constant-matrix solver: hard_dc=0 asks for adder graphs of the least depth (log2 of the terms),
@@ -637,12 +663,12 @@ def cmatmul(x, kernel):
     """``x @ kernel`` with a constant (already quantized) matrix: an adder graph of least depth."""
     trace = da()
     xa = trace.FixedVariableArray(np.asarray(x._vars, dtype=object), solver_options=CMVM_OPTIONS, hwconf=x.hwconf)
-    return xa @ np.asarray(kernel, dtype=np.float64)
+    return tag(xa @ np.asarray(kernel, dtype=np.float64), "constant matrices")
 
 
 def dense(x, kernel, bias):
     """``x @ kernel + bias`` with constant (already quantized) weights: da4ml builds an adder graph."""
-    return cmatmul(x, kernel) + np.asarray(bias, dtype=np.float64)
+    return tag(cmatmul(x, kernel) + np.asarray(bias, dtype=np.float64), "constant matrices")
 
 
 def masked_max(values, valid, axis: int, any_valid):
@@ -658,6 +684,7 @@ def masked_max(values, valid, axis: int, any_valid):
     for n in range(1, vals.shape[0]):
         cand = where(_arr(ok[n], values), _arr(vals[n], values), _arr(first, values))
         m = np.vectorize(vmax, otypes=[object])(np.asarray(m, dtype=object), cand._vars)
+    tag(m, "comparators and top-k")
     return where(any_valid, _arr(m, values), 0.0)
 
 
@@ -673,7 +700,7 @@ def reciprocal(n_var_or_int, table: np.ndarray, hwconf):
         return float(table[int(n_var_or_int)])
     v = n_var_or_int._vars.ravel()[0]
     lo, hi = int(v.low), int(v.high)
-    return v.lookup(np.asarray(table[lo:hi + 1], dtype=np.float64))
+    return tag(v.lookup(np.asarray(table[lo:hi + 1], dtype=np.float64)), "tables")
 
 
 def activation(pre, act: str, types: dict, layer):

@@ -87,9 +87,10 @@ def output_pass(layer, b, x, w, hw):
     Wo, bo = W["O_kernel"], W["O_bias"]
     pre = np.sum(trace.FixedVariableArray(_outer(w._vars, lambda i, a: hw._vars[a]), hwconf=w.hwconf),
                  axis=1)  # (n, F_out)
+    C.tag(pre, "accumulators")
     if not layer.simplified:
         pre = pre + C.cmatmul(x, Wo[:f_in]) + C.cmatmul(w, Wo[f_in + A * H:])
-    pre = pre + bo
+    pre = C.tag(pre + bo, "accumulators")
     return C.activation(pre, layer.output_activation, layer.types, layer)
 
 
@@ -97,7 +98,7 @@ def trace_block(layer, b, x, valid, nvtx):
     """One GarNet block on x (V, F_in): its output (V, F_out); padding rows hold don't-care values."""
     V = layer.n_vertices
     w, prod = input_pass(layer, b, x, valid)
-    total = np.sum(prod, axis=0)  # (A, G), exact
+    total = C.tag(np.sum(prod, axis=0), "accumulators")  # (A, G), exact
     mx = None
     if not layer.simplified:
         any_valid = C.valid_mask(nvtx, 1)  # nvtx > 0
@@ -133,7 +134,7 @@ def collapse(layer, y, valid, nvtx):
     if mode == "max":
         any_valid = C.valid_mask(nvtx, 1)._vars[0]
         return C.masked_max(y, valid.reshape(V, 1), 0, any_valid)
-    s = np.sum(y, axis=0)
+    s = C.tag(np.sum(y, axis=0), "accumulators")
     if mode == "sum":
         return C.quantize(s, T["output"])
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])

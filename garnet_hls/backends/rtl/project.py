@@ -185,6 +185,10 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     meta = project_meta(model, rt, name, part, clock, cutoff, stages, model_path)
     meta["reg_bits"] = int(pipe.reg_bits) if pipe is not None else 0
     meta["dsp_slices"] = dsps
+    from garnet_hls.backends.rtl.model import breakdown, stage_depths
+
+    meta["breakdown"] = breakdown(rt, cutoff)
+    meta["stage_depths"] = stage_depths(rt, cutoff)
     meta["multipliers"] = {**rt.multipliers, "default": mult["default"], "lut_products": n_lut,
                            "dsp_products": sum(1 for op in rt.comb.ops if op.opcode == 7) - n_lut}
     return meta
