@@ -30,11 +30,11 @@ def run_report(project, args) -> int:
                         f"output_{name}/reports/{name}_post_route_util.rpt and _timing.rpt")
     if yosys is not None:
         print(format_report(yosys), end="")
+    if viv is not None:
+        print(vivado.format_report(viv), end="")
     text = format_breakdown(meta, yosys)
     if text:
         print(text, end="")
-    if viv is not None:
-        print(vivado.format_report(viv), end="")
     if getattr(args, "json", None):
         doc = {"backend": "rtl", "project_dir": str(project), "project_name": meta["project_name"],
                "breakdown": meta.get("breakdown"), "stage_depths": meta.get("stage_depths"),
