@@ -329,19 +329,18 @@ def lut_mult_shape(a, b) -> tuple[int, int]:
 
 
 def lut_mult_cost(a, b) -> float:
-    """da4ml-style LUT estimate of a fabric product: one LUT per partial-product bit (each LUT6 adds one bit of
-    a partial product, ANDed in, to the running sum on the carry chain). An estimate, before synthesis."""
+    """da4ml-style LUT estimate of a fabric product (``multiplier_lut.v``): n rows, each an adder of m + 2
+    bits on a carry chain with the partial product ANDed into its LUTs. An estimate, before synthesis."""
     n, m = lut_mult_shape(a, b)
-    return float(n * m)
+    return float(n * (m + 2))
 
 
 def lut_mult_depth(a, b) -> int:
-    """Delay of a fabric product in da4ml units (one unit ~ one adder): the n partial products summed by a
-    balanced tree of ceil(log2 n) adder levels, plus one level for the partial products (AND gates) and
-    the sign handling. Yosys builds the sum as a carry-save tree and one final adder (maccmap), which is
-    not deeper."""
+    """Delay of a fabric product in da4ml units (one unit ~ one adder, ~1 ns with routing): the n rows of the
+    array each wait for the lowest bits of the row before (one LUT and a short carry, ~0.5 unit), and the
+    last row's carry chain runs its width: ceil(n / 2) + 1 units."""
     n, _ = lut_mult_shape(a, b)
-    return int(math.ceil(math.log2(max(n, 2)))) + 1
+    return int(math.ceil(n / 2)) + 1
 
 
 def vmul(a, b):
