@@ -36,10 +36,11 @@ TOP_KEYS = {
 HLS_KEYS = {"Model", "LayerName", "LayerType"}
 
 
-MODEL_KEYS = {"Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "PipelineStyle", "PipelineInterval"}
+MODEL_KEYS = {"Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "PipelineStyle", "PipelineInterval",
+              "Multipliers", "DSPBudget"}
 
 
-LAYER_KEYS = {"Precision", "ReuseFactor", "Strategy", "Trace"}
+LAYER_KEYS = {"Precision", "ReuseFactor", "Strategy", "Trace", "Multipliers"}
 
 
 GRAPH_PRECISION_KEYS = ("input", "kernel", "bias", "distance", "edge_weight", "feature", "reciprocal", "aggregate",

@@ -191,6 +191,23 @@ TOP_CHECKS = {
     "ClockPeriod": check_number,
     "Version": check_version,
 }
+MULTIPLIERS = ("dsp", "packed", "lut", "auto")
+
+
+def check_multipliers(key: str, v):
+    """How the rtl backend builds variable x variable products (docs/rtl.md#multipliers)."""
+    if not isinstance(v, str) or v.lower() not in MULTIPLIERS:
+        raise UserError(f"{key} must be one of {', '.join(MULTIPLIERS)}, got {_show(v)}")
+    return v.lower()
+
+
+def check_dsp_budget(key: str, v):
+    """The DSP48E2 slices Multipliers: auto may use: a whole number >= 0."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise UserError(f"{key} must be a whole number of DSP slices >= 0, got {_show(v)}")
+    return v
+
+
 def check_model_precision(key: str, v):
     """The model-wide default: one precision string."""
     parse_precision(key, v)
@@ -205,9 +222,12 @@ MODEL_CHECKS = {
     "TraceOutput": check_bool,
     "PipelineStyle": check_pipeline_style,
     "PipelineInterval": check_positive_int,
+    "Multipliers": check_multipliers,
+    "DSPBudget": check_dsp_budget,
 }
 LAYER_CHECKS = {
     "ReuseFactor": check_positive_int,
     "Strategy": check_strategy,
     "Trace": check_bool,
+    "Multipliers": check_multipliers,
 }

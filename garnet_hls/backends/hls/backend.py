@@ -30,6 +30,14 @@ class HLSBackend(Backend):
         if "LatencyCutoff" in cfg:
             raise UserError(f"LatencyCutoff is for the rtl backend (pipeline stages); the {self.name} backend "
                             "pipelines by ReuseFactor: remove it")
+        hls = cfg.get("HLSConfig") or {}
+        named = hls.get("LayerName") or {}
+        where = [f"HLSConfig.Model.{k}" for k in ("Multipliers", "DSPBudget") if k in (hls.get("Model") or {})]
+        where += [f"HLSConfig.LayerName.{n}.Multipliers" for n, c in named.items()
+                  if isinstance(c, dict) and "Multipliers" in c]
+        if where:
+            raise UserError(f"{where[0]} is for the rtl backend (how its Verilog builds products); the {self.name} "
+                            "backend leaves multipliers to Vivado HLS: remove it")
 
     def convert(self, model, cfg: dict, tmp_dir: Path, out_dir: Path, model_path=None, force: bool = False) -> dict:
         from garnet_hls.backends.hls.convert import write_project

@@ -156,7 +156,7 @@ def quantize(x, t: FixedType | None):
     out = np.empty(flat.shape, dtype=object)
     for idx, v in np.ndenumerate(flat):
         out[idx] = _quantize_var(v, t)
-    return trace.FixedVariableArray(out, hwconf=_hwconf_of(x))
+    return tag(trace.FixedVariableArray(out, hwconf=_hwconf_of(x)), "quantization")
 
 
 def _hwconf_of(x):
@@ -208,7 +208,7 @@ def cmul_array(x, c: float):
     out = np.empty(flat.shape, dtype=object)
     for idx, v in np.ndenumerate(flat):
         out[idx] = cmul(v, c)
-    return trace.FixedVariableArray(out, hwconf=x.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=x.hwconf), "constant matrices")
 
 
 # A variable x variable product is one DSP48E2 (signed 27 x 18 multiplier) when its operands fit, else a
@@ -236,13 +236,122 @@ def dsp_slices(v0, v1) -> int:
     return math.ceil((a - 1) / (DSP_A_BITS - 1)) * math.ceil((b - 1) / (DSP_B_BITS - 1))
 
 
+# How a variable x variable product is built (``Multipliers`` in the config, docs/rtl.md):
+#   dsp    one DSP48E2 per product (a cascade when wider than 27 x 18);
+#   packed two products that share an operand in one DSP48E2 where the widths allow (AMD WP486), else dsp;
+#   lut    in fabric: the partial products of the narrower operand summed as a tree (multiplier_lut.v);
+#   auto   packed, then the products of least LUT cost moved to fabric until the design's DSPs fit DSPBudget.
+MULTIPLIERS = ("dsp", "packed", "lut", "auto")
+
+
+class MultPolicy:
+    """The multiplier choice of the layer being traced, and the record of every product site.
+
+    A site is one DSP's worth of products (a single product, or a packed pair), numbered in trace order
+    (deterministic). ``auto`` traces twice: the first pass (as ``packed``) records each site's DSP slices and
+    the LUT cost of building its products in fabric; ``lut_sites`` then names the sites built in fabric.
+    """
+
+    def __init__(self):
+        self.mode = "dsp"
+        self.lut_sites: set[int] = set()
+        self.sites: list[dict] = []  # {"site", "layer", "mode", "dsps", "lut_cost", "products"}
+        self.layer = None
+        self.record = False  # the module's default policy (dsp) keeps no record
+        self.tags: dict = {}  # da4ml variable id -> what it implements (KINDS); recorded with the sites
+
+    def new_site(self, dsps: int, lut_cost: float, products: int) -> str:
+        """Register the next site; returns how it is built: "dsp" or "lut"."""
+        i = len(self.sites)  # (only a recording policy numbers sites: auto needs one)
+        if self.mode == "lut" or (self.mode == "auto" and i in self.lut_sites):
+            kind = "lut"
+        else:
+            kind = "dsp"
+        if not self.record:
+            return kind
+        self.sites.append({"site": i, "layer": self.layer, "mode": self.mode, "kind": kind, "dsps": dsps,
+                           "lut_cost": lut_cost, "products": products})
+        return kind
+
+
+_POLICY = MultPolicy()
+
+# What each piece of traced logic implements, for the resource breakdown of `report` (issue #19). A trace
+# helper tags the new logic of its result (every ancestor not yet tagged); logic left untagged is "other".
+KINDS = ("inputs", "variable products", "constant matrices", "tables", "comparators and top-k", "accumulators",
+         "quantization", "masking (nvtx)", "distances", "other")
+
+
+def tag(x, kind: str):
+    """Tag the not yet tagged logic behind ``x`` (a variable, an array or a list of them) as ``kind``; returns
+    ``x``. Only a recording policy (``trace_model``'s) keeps tags."""
+    from da4ml.trace import FixedVariable
+
+    tags = _POLICY.tags if _POLICY.record else None
+    if tags is None:
+        return x
+    trace = da()
+    vals = x._vars if isinstance(x, trace.FixedVariableArray) else x
+    stack = [v for v in np.ravel(np.asarray(vals, dtype=object)) if isinstance(v, FixedVariable)]
+    while stack:
+        v = stack.pop()
+        if v.id in tags:
+            continue
+        tags[v.id] = kind
+        stack.extend(u for u in (v._from or ()) if isinstance(u, FixedVariable) and u.id not in tags)
+    return x
+
+
+def policy() -> MultPolicy:
+    return _POLICY
+
+
+def set_policy(p: MultPolicy | None) -> MultPolicy:
+    """Install ``p`` (a fresh dsp policy for None); returns the previous one."""
+    global _POLICY
+    old, _POLICY = _POLICY, (p if p is not None else MultPolicy())
+    return old
+
+
+def _product_interval(a, b):
+    if a is b:
+        lo, hi = a.low * a.low, a.high * a.high
+        return (min(lo, hi, 0), max(lo, hi, 0)) if a.low < 0 < a.high else (min(lo, hi), max(lo, hi))
+    c = (a.high * b.low, a.low * b.high, a.high * b.high, a.low * b.low)
+    return min(c), max(c)
+
+
+def lut_mult_shape(a, b) -> tuple[int, int]:
+    """(partial products, their width) of a fabric multiplier: one partial product per bit of the narrower
+    operand (two's complement: the sign bit's is subtracted), each as wide as the other operand."""
+    wa, wb = _signed_width(a), _signed_width(b)
+    return min(wa, wb), max(wa, wb)
+
+
+def lut_mult_cost(a, b) -> float:
+    """da4ml-style LUT estimate of a fabric product (``multiplier_lut.v``): n rows, each an adder of m + 2
+    bits on a carry chain with the partial product ANDed into its LUTs. An estimate, before synthesis."""
+    n, m = lut_mult_shape(a, b)
+    return float(n * (m + 2))
+
+
+def lut_mult_depth(a, b) -> int:
+    """Delay of a fabric product in da4ml units (one unit ~ one adder, ~1 ns with routing): the n rows of the
+    array each wait for the lowest bits of the row before (one LUT and a short carry, ~0.5 unit), and the
+    last row's carry chain runs its width: ceil(n / 2) + 1 units."""
+    n, _ = lut_mult_shape(a, b)
+    return int(math.ceil(n / 2)) + 1
+
+
 def vmul(a, b):
-    """``a * b`` of two da4ml variables (or numbers), scheduled as a DSP product (see DSP_STAGES).
+    """``a * b`` of two da4ml variables (or numbers), as the current :class:`MultPolicy` builds it.
 
     The value is exactly da4ml's product (the same interval, step and scale factor); only its cost and
-    latency differ: no LUT cost, and latency ``ceil(t / c) * c + stages * c`` for operands ready at ``t``
-    and a stage delay ``c`` (the hardware configuration's latency cutoff). Without a cutoff (purely
-    combinational tracing) da4ml's own model applies.
+    latency differ. A DSP product: no LUT cost, and latency ``ceil(t / c) * c + stages * c`` for operands
+    ready at ``t`` and a stage delay ``c`` (the hardware configuration's latency cutoff). A fabric product
+    (``lut``): :func:`lut_mult_cost` LUTs and :func:`lut_mult_depth` units, starting at the next stage
+    boundary when it would cross one. Without a cutoff (purely combinational tracing) da4ml's own model
+    applies, and no site is recorded.
     """
     from da4ml.trace import FixedVariable
 
@@ -251,16 +360,147 @@ def vmul(a, b):
     cut = float(a.hwconf.latency_cutoff)
     if cut <= 0:
         return a * b
-    if a is b:
-        lo, hi = a.low * a.low, a.high * a.high
-        low, high = (min(lo, hi, 0), max(lo, hi, 0)) if a.low < 0 < a.high else (min(lo, hi), max(lo, hi))
-    else:
-        c = (a.high * b.low, a.low * b.high, a.high * b.high, a.low * b.low)
-        low, high = min(c), max(c)
+    kind = _POLICY.new_site(dsp_slices(a, b), lut_mult_cost(a, b), 1)
+    return tag(_dsp_mul(a, b) if kind == "dsp" else _lut_mul(a, b), "variable products")
+
+
+def _dsp_mul(a, b):
+    from da4ml.trace import FixedVariable
+
+    cut = float(a.hwconf.latency_cutoff)
+    low, high = _product_interval(a, b)
     stages = DSP_STAGES if dsp_slices(a, b) == 1 else DSP_STAGES + 1
     start = math.ceil(max(a.latency, b.latency) / cut - 1e-9) * cut
     return FixedVariable(low, high, a.step * b.step, _from=(a, b), hwconf=a.hwconf, _factor=a._factor * b._factor,
                          opr="vmul", latency=start + stages * cut, cost=0.0)
+
+
+def _lut_mul(a, b):
+    """A fabric product: the same da4ml product op (the emulator is unchanged), with a LUT cost (> 0, which
+    is how the Verilog writer tells it from a DSP product: ``mark_lut_multipliers``) and a tree's delay."""
+    from da4ml.trace import FixedVariable
+
+    cut = float(a.hwconf.latency_cutoff)
+    low, high = _product_interval(a, b)
+    d = lut_mult_depth(a, b)
+    t = max(a.latency, b.latency)
+    if d >= cut:  # a tree deeper than a stage fills whole stages, as a DSP cascade does
+        lat = math.ceil(t / cut - 1e-9) * cut + math.ceil(d / cut - 1e-9) * cut
+    elif math.floor(t / cut + 1e-9) != math.floor((t + d) / cut - 1e-9):  # would cross a boundary: start at it
+        lat = math.ceil(t / cut - 1e-9) * cut + d
+    else:
+        lat = t + d
+    return FixedVariable(low, high, a.step * b.step, _from=(a, b), hwconf=a.hwconf, _factor=a._factor * b._factor,
+                         opr="vmul", latency=lat, cost=lut_mult_cost(a, b))
+
+
+def _pow2(x: float) -> int:
+    e = math.log2(x)
+    assert e == int(e), x
+    return int(e)
+
+
+def _kif_of(low: float, high: float, step: float):
+    from da4ml.types import QInterval, minimal_kif
+
+    k, i, f = minimal_kif(QInterval(float(low), float(high), float(step)))
+    return int(k), int(i), int(f)
+
+
+def pack_plan(s, o1, o2):
+    """How ``s * o1`` and ``s * o2`` share one DSP48E2 (AMD WP486), or None when the widths do not allow it.
+
+    With ``u`` the step of ``s * o2``, its product lies in ``[-2^(K-1) u, 2^(K-1) u)`` (``[0, 2^K u)`` when
+    never negative). The packed operand ``X = o1 * M + o2``, ``M = 2^K * step(o2) / step(o1)``, puts
+    ``o1`` K bits above ``o2``; then ``P = X * s + C`` (``C = 2^(K-1) u`` for a signed low product: the
+    DSP's post-adder) holds ``s*o2 + C`` in its low K bits, in ``[0, 2^K u)``, with no borrow into the
+    upper bits, which are exactly ``s * o1 * M``. X must fit the 27-bit port and ``s`` the 18-bit one
+    (or the other way round); P (45 bits) then fits the 48-bit accumulator.
+    """
+    lo2, hi2 = (float(v) for v in _product_interval(s, o2))
+    u = float(s.step) * float(o2.step)
+    signed = lo2 < 0
+    K = 1
+    while True:
+        if (signed and lo2 >= -(2.0 ** (K - 1)) * u and hi2 < 2.0 ** (K - 1) * u) or \
+                (not signed and hi2 < 2.0 ** K * u):
+            break
+        K += 1
+    M = 2.0 ** K * float(o2.step) / float(o1.step)
+    xlo = min(float(o1.low) * M, float(o1.high) * M) + float(o2.low)
+    xhi = max(float(o1.low) * M, float(o1.high) * M) + float(o2.high)
+    kx = _kif_of(xlo, xhi, float(o2.step))
+    wx = kx[0] + kx[1] + kx[2] + (0 if kx[0] else 1)
+    ws = _signed_width(s)
+    fits = (wx <= DSP_A_BITS and ws <= DSP_B_BITS) or (wx <= DSP_B_BITS and ws <= DSP_A_BITS)
+    if not fits:
+        return None
+    return {"K": K, "M": M, "u": u, "signed": signed, "x_bits": wx}
+
+
+def _packed_pair(s, o1, o2, plan, xcache: dict):
+    """``(s * o1, s * o2)`` from one DSP product (see :func:`pack_plan`), exact for every operand value."""
+    K, M, u = plan["K"], plan["M"], plan["u"]
+    key = (id(o1), id(o2), K)
+    if key not in xcache:  # X is shared by every product of the pair's operands with another s
+        xcache[key] = (o1 * M + o2, o1, o2)  # keep o1/o2 alive so their ids stay unique
+    X = xcache[key][0]
+    P = _dsp_mul(X, s)
+    C = 2.0 ** (K - 1) * u if plan["signed"] else 0.0
+    if C:
+        P = P + C  # the DSP's post-adder (a constant: no delay in the schedule)
+    fac = float(P._factor)
+    Pu = P * (1.0 / fac) if fac != 1.0 else P  # work on the unscaled wire (factor 1): see _at_least
+    uu = u / abs(fac)
+    fl = -_pow2(uu)  # fraction bits of the product grid (unscaled)
+    kP, iP, _ = Pu.kif
+    hi = Pu.quantize(int(kP), int(iP), fl - K, "WRAP", "TRN")  # the upper field: floor(P / 2^K u) 2^K u
+    lo = Pu.quantize(0, K - fl, fl, "WRAP", "TRN")  # the low K bits: s*o2 + C, in [0, 2^K u)
+    if fac != 1.0:
+        hi, lo = hi * fac, lo * fac
+    p1 = hi * (1.0 / M)
+    if C:
+        lo = lo - C
+    lo1, hi1 = _product_interval(s, o1)
+    lo2, hi2 = _product_interval(s, o2)
+    p1 = p1.quantize(*_kif_of(lo1, hi1, float(s.step) * float(o1.step)), "WRAP", "TRN")
+    p2 = lo.quantize(*_kif_of(lo2, hi2, u), "WRAP", "TRN")
+    return p1, p2
+
+
+def shared_products(s, others, xcache: dict | None = None) -> list:
+    """``[s * o for o in others]``: products that share the operand ``s``, as the current policy builds them.
+
+    With ``packed`` (and ``auto``), consecutive pairs of ``others`` go into one DSP48E2 where
+    :func:`pack_plan` allows; ``xcache`` shares each pair's packed operand between calls with different ``s``.
+    """
+    from da4ml.trace import FixedVariable
+
+    xcache = {} if xcache is None else xcache
+
+    def var(v):
+        return isinstance(v, FixedVariable) and v.low != v.high
+
+    mode = _POLICY.mode
+    if mode not in ("packed", "auto") or not var(s) or float(s.hwconf.latency_cutoff) <= 0:
+        return [vmul(s, o) for o in others]
+    out, i = [], 0
+    others = list(others)
+    while i < len(others):
+        o1 = others[i]
+        o2 = others[i + 1] if i + 1 < len(others) else None
+        plan = pack_plan(s, o1, o2) if (o2 is not None and var(o1) and var(o2)) else None
+        if plan is None:
+            out.append(vmul(s, o1))
+            i += 1
+            continue
+        kind = _POLICY.new_site(1, lut_mult_cost(s, o1) + lut_mult_cost(s, o2), 2)
+        if kind == "lut":
+            out += [_lut_mul(s, o1), _lut_mul(s, o2)]
+        else:
+            out += list(_packed_pair(s, o1, o2, plan, xcache))
+        i += 2
+    return tag(out, "variable products")
 
 
 def vmul_arrays(a, b):
@@ -273,10 +513,11 @@ def vmul_arrays(a, b):
 
 
 def dsp_count(comb) -> int:
-    """DSP48E2 slices of the traced logic: its variable products (da4ml opcode 7), tiled 27 x 18."""
+    """DSP48E2 slices of the traced logic: its variable products (da4ml opcode 7) built on DSPs (cost 0; a
+    fabric product has a LUT cost: :func:`_lut_mul`), tiled 27 x 18."""
     n = 0
     for op in comb.ops:
-        if op.opcode == 7:
+        if op.opcode == 7 and not op.cost > 0:
             a, b = comb.ops[op.id0].qint, comb.ops[op.id1].qint
             n += dsp_slices(_QW(a), _QW(b))
     return n
@@ -324,7 +565,7 @@ def lookup(x, table: np.ndarray, index_t: FixedType):
             out[idx] = float(by_value[int(round((float(v.low) - index_t.min) / index_t.lsb))])
         else:
             out[idx] = v.lookup(by_value, qint)
-    return trace.FixedVariableArray(out, hwconf=x.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=x.hwconf), "tables")
 
 
 def where(cond, a, b):
@@ -341,7 +582,7 @@ def where(cond, a, b):
             out[idx] = av[idx] if float(ci if not isinstance(ci, trace.FixedVariable) else ci.low) else bv[idx]
         else:
             out[idx] = mux(ci, av[idx], bv[idx])
-    return trace.FixedVariableArray(out, hwconf=_hwconf_of(cond))
+    return tag(trace.FixedVariableArray(out, hwconf=_hwconf_of(cond)), "masking (nvtx)")
 
 
 def pos(v):
@@ -409,7 +650,7 @@ def valid_mask(nvtx, n_vertices: int):
     out = np.empty(n_vertices, dtype=object)
     for i in range(n_vertices):
         out[i] = n > i  # 1 when nvtx > i
-    return trace.FixedVariableArray(out, hwconf=nvtx.hwconf)
+    return tag(trace.FixedVariableArray(out, hwconf=nvtx.hwconf), "masking (nvtx)")
 
 
 # da4ml's constant-matrix solver: hard_dc=0 asks for adder graphs of the least depth (log2 of the terms),
@@ -421,12 +662,12 @@ def cmatmul(x, kernel):
     """``x @ kernel`` with a constant (already quantized) matrix: an adder graph of least depth."""
     trace = da()
     xa = trace.FixedVariableArray(np.asarray(x._vars, dtype=object), solver_options=CMVM_OPTIONS, hwconf=x.hwconf)
-    return xa @ np.asarray(kernel, dtype=np.float64)
+    return tag(xa @ np.asarray(kernel, dtype=np.float64), "constant matrices")
 
 
 def dense(x, kernel, bias):
     """``x @ kernel + bias`` with constant (already quantized) weights: da4ml builds an adder graph."""
-    return cmatmul(x, kernel) + np.asarray(bias, dtype=np.float64)
+    return tag(cmatmul(x, kernel) + np.asarray(bias, dtype=np.float64), "constant matrices")
 
 
 def masked_max(values, valid, axis: int, any_valid):
@@ -442,6 +683,7 @@ def masked_max(values, valid, axis: int, any_valid):
     for n in range(1, vals.shape[0]):
         cand = where(_arr(ok[n], values), _arr(vals[n], values), _arr(first, values))
         m = np.vectorize(vmax, otypes=[object])(np.asarray(m, dtype=object), cand._vars)
+    tag(m, "comparators and top-k")
     return where(any_valid, _arr(m, values), 0.0)
 
 
@@ -457,7 +699,7 @@ def reciprocal(n_var_or_int, table: np.ndarray, hwconf):
         return float(table[int(n_var_or_int)])
     v = n_var_or_int._vars.ravel()[0]
     lo, hi = int(v.low), int(v.high)
-    return v.lookup(np.asarray(table[lo:hi + 1], dtype=np.float64))
+    return tag(v.lookup(np.asarray(table[lo:hi + 1], dtype=np.float64)), "tables")
 
 
 def activation(pre, act: str, types: dict, layer):

@@ -40,8 +40,22 @@ def input_pass(layer, b, x, valid):
     g = f if layer.simplified else trace.FixedVariableArray(np.concatenate([f._vars, w._vars], axis=1),
                                                             hwconf=x.hwconf)
     # products w_ia g_ic, shared by the mean and (full mode) the max
-    prod = trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], g._vars[:, None, :]), hwconf=x.hwconf)
+    # (w_ia is shared by the G products of edge (i, a): packable, Multipliers: packed)
+    prod = trace.FixedVariableArray(_outer(w._vars, lambda i, a: g._vars[i]), hwconf=x.hwconf)
     return w, prod
+
+
+def _outer(w, others_of):
+    """(n, A, m) products ``w[i, a] * others_of(i, a)[c]``, each row sharing w[i, a] (common.shared_products,
+    which packs pairs of them into one DSP where the config asks and the widths allow)."""
+    n, A = w.shape
+    xcache = {}
+    rows = [[C.shared_products(w[i, a], list(others_of(i, a)), xcache) for a in range(A)] for i in range(n)]
+    out = np.empty((n, A, len(rows[0][0]) if n and A else 0), dtype=object)
+    for i in range(n):
+        for a in range(A):
+            out[i, a, :] = rows[i][a]
+    return out
 
 
 def aggregate(layer, b, total, mx, nvtx):
@@ -71,11 +85,12 @@ def output_pass(layer, b, x, w, hw):
     W = block_weights(layer, b)
     f_in, A, _, _, H, _, _ = layer.block_dims(b)
     Wo, bo = W["O_kernel"], W["O_bias"]
-    pre = np.sum(trace.FixedVariableArray(C.vmul_arrays(w._vars[:, :, None], hw._vars[None, :, :]), hwconf=w.hwconf),
+    pre = np.sum(trace.FixedVariableArray(_outer(w._vars, lambda i, a: hw._vars[a]), hwconf=w.hwconf),
                  axis=1)  # (n, F_out)
+    C.tag(pre, "accumulators")
     if not layer.simplified:
         pre = pre + C.cmatmul(x, Wo[:f_in]) + C.cmatmul(w, Wo[f_in + A * H:])
-    pre = pre + bo
+    pre = C.tag(pre + bo, "accumulators")
     return C.activation(pre, layer.output_activation, layer.types, layer)
 
 
@@ -83,7 +98,7 @@ def trace_block(layer, b, x, valid, nvtx):
     """One GarNet block on x (V, F_in): its output (V, F_out); padding rows hold don't-care values."""
     V = layer.n_vertices
     w, prod = input_pass(layer, b, x, valid)
-    total = np.sum(prod, axis=0)  # (A, G), exact
+    total = C.tag(np.sum(prod, axis=0), "accumulators")  # (A, G), exact
     mx = None
     if not layer.simplified:
         any_valid = C.valid_mask(nvtx, 1)  # nvtx > 0
@@ -119,7 +134,7 @@ def collapse(layer, y, valid, nvtx):
     if mode == "max":
         any_valid = C.valid_mask(nvtx, 1)._vars[0]
         return C.masked_max(y, valid.reshape(V, 1), 0, any_valid)
-    s = np.sum(y, axis=0)
+    s = C.tag(np.sum(y, axis=0), "accumulators")
     if mode == "sum":
         return C.quantize(s, T["output"])
     recip_tab = tables.reciprocal_table(layer._n_max, T["reciprocal"])

@@ -151,10 +151,11 @@ def trace_layer(layer, x, nvtx):
         for j in range(i + 1, V):
             acc = None
             for c in range(S):
-                diff = sv[i, c] - sv[j, c]
+                diff = C.tag(sv[i, c] - sv[j, c], "distances")
                 term = C.vmul(diff, diff) if layer.distance == "l2" else abs(diff)
                 acc = term if acc is None else acc + term
-            dist[i, j] = C._quantize_var(acc, t_d)
+            C.tag(acc, "distances")
+            dist[i, j] = C.tag(C._quantize_var(acc, t_d), "quantization")
 
     # the distance table over code(d) = 0 .. 2^D, the last (the padding key's) entry 0
     n_codes = 1 << dbits
@@ -169,7 +170,7 @@ def trace_layer(layer, x, nvtx):
     from da4ml.trace import FixedVariable
 
     nv_var = nvtx._vars.ravel()[0]
-    slot_filled = [nv_var > (s + 1) for s in range(k)]  # 1 when slot s holds a neighbour
+    slot_filled = C.tag([nv_var > (s + 1) for s in range(k)], "masking (nvtx)")  # 1 when slot s holds a neighbour
     for i in range(V):
         keys = []
         for j in range(V):
@@ -178,18 +179,19 @@ def trace_layer(layer, x, nvtx):
             d = dist[min(i, j), max(i, j)]
             key = d * scale + float(j)
             keys.append(C.mux(vv[j], key, pad_key) if isinstance(vv[j], FixedVariable) else key)
-        sel = top_k(keys, k, pad_key)
+        C.tag(keys, "masking (nvtx)")
+        sel = C.tag(top_k(keys, k, pad_key), "comparators and top-k")
         prods = []
         for key in sel:
             if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
                 prods.append([0.0] * P)
                 continue
             dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
-            w = _weight_of_code(dpart, wtab)
-            fj = _gather(f_rows, key, jbits)
-            prods.append([C.vmul(w, v) for v in fj])
+            w = C.tag(_weight_of_code(dpart, wtab), "tables")
+            fj = C.tag(_gather(f_rows, key, jbits), "comparators and top-k")
+            prods.append(C.shared_products(w, fj))  # w shared: packable (Multipliers)
         prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
-        total = np.sum(prod, axis=0)
+        total = C.tag(np.sum(prod, axis=0), "accumulators")
         means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)
         # max over filled slots, 0 when none. A valid row has min(k, nvtx - 1) filled slots, a prefix
         # (the padding key sorts last): slot s is filled iff nvtx > s + 1 (a comparator on nvtx, not a bit
@@ -200,7 +202,7 @@ def trace_layer(layer, x, nvtx):
         for sl in range(1, k):
             cand = [C.mux(slot_filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
             m = [C.vmax(a, b) for a, b in zip(m, cand)]
-        m = [C.mux(slot_filled[0], v, 0.0) for v in m]
+        m = C.tag([C.mux(slot_filled[0], v, 0.0) for v in m], "comparators and top-k")
         maxes.append(C.quantize(trace.FixedVariableArray(np.array(m, dtype=object), hwconf=hw),
                                 T["aggregate"])._vars)
     mean = np.stack(means)

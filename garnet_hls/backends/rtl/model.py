@@ -7,6 +7,7 @@ that lives beside its HLS glue (``garnet.py``, ``gravnet.py``, ``dense.py``). Th
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 from dataclasses import dataclass, field
@@ -32,6 +33,11 @@ class RTLTrace:
     # layers where the float64 Keras model itself rounds where the exact trace does not:
     # [{"layer", "reason"}] (dense.activation_reason / dense.dense_reason); empty: bit-exact
     not_bit_exact: list = field(default_factory=list)
+    # how the variable products were built: {"layers": {name: {"mode", "dsp", "packed_pairs", "lut"}},
+    # "dsp_budget": N or None} (``Multipliers`` / ``DSPBudget``; common.MultPolicy)
+    multipliers: dict = field(default_factory=dict)
+    # what each op of ``comb`` implements (common.KINDS), for the resource breakdown; None when not recorded
+    op_kinds: list | None = None
 
 
 def _tensor_key(t):
@@ -60,14 +66,73 @@ def max_wire_bits(comb) -> int:
     return max((int(sum(minimal_kif(op.qint))) for op in comb.ops), default=0)
 
 
-def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
+def trace_model(model, latency_cutoff: float = -1.0, multipliers: dict | None = None) -> RTLTrace:
     """Trace ``model`` (a quantized GarNet/GravNet model) into da4ml combinational logic.
 
     ``latency_cutoff`` (da4ml delay units per pipeline stage; our RTL projects use the clock period in ns,
     one unit being about one adder) schedules each operation for the pipeline: operations that would cross
     a stage boundary start at it, and variable products take whole DSP stages (``common.vmul``). It changes
     no value: the emulator's outputs are the same for any cutoff.
+
+    ``multipliers``: ``{"layers": {graph layer name: "dsp" | "packed" | "lut" | "auto"}, "dsp_budget": N}``
+    (``project.multiplier_modes``); a layer not named builds its products on DSPs. ``auto`` layers are traced
+    as ``packed`` first; then the product sites of least LUT cost per DSP are moved to fabric and the model
+    traced again until the design's DSP slices fit ``dsp_budget``.
     """
+    modes = dict((multipliers or {}).get("layers") or {})
+    budget = (multipliers or {}).get("dsp_budget")
+    lut_sites: set[int] = set()
+    rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
+    if "auto" in modes.values() and latency_cutoff > 0:
+        for _ in range(6):
+            excess = C.dsp_count(rt.comb) - int(budget)
+            if excess <= 0:
+                break
+            movable = sorted((s for s in pol.sites if s["mode"] == "auto" and s["kind"] == "dsp" and s["dsps"] > 0),
+                             key=lambda s: (s["lut_cost"] / s["dsps"], s["site"]))
+            if not movable:
+                fixed = C.dsp_count(rt.comb)
+                raise UserError(f"DSPBudget {budget} cannot be met: the products left on DSPs need {fixed} DSP48E2 "
+                                "slices with every product of the Multipliers: auto layers already in fabric (raise "
+                                "DSPBudget, or set Multipliers: lut or auto on more layers)")
+            saved = 0
+            for s in movable:
+                if saved >= excess:
+                    break
+                lut_sites.add(s["site"])
+                saved += s["dsps"]
+            rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
+    rt.multipliers = _multiplier_summary(pol, modes, budget)
+    return rt
+
+
+def _trace_with(model, latency_cutoff, modes: dict, lut_sites: set):
+    pol = C.MultPolicy()
+    pol.record = True
+    pol.lut_sites = set(lut_sites)
+    old = C.set_policy(pol)
+    try:
+        rt = _trace_once(model, latency_cutoff, modes)
+    finally:
+        C.set_policy(old)
+    return rt, pol
+
+
+def _multiplier_summary(pol, modes: dict, budget) -> dict:
+    layers = {}
+    for s in pol.sites:
+        e = layers.setdefault(s["layer"], {"mode": modes.get(s["layer"], "dsp"), "dsp": 0, "packed_pairs": 0,
+                                           "lut": 0})
+        if s["kind"] == "lut":
+            e["lut"] += s["products"]
+        elif s["products"] == 2:
+            e["packed_pairs"] += 1
+        else:
+            e["dsp"] += 1
+    return {"layers": layers, "dsp_budget": budget}
+
+
+def _trace_once(model, latency_cutoff: float, modes: dict) -> RTLTrace:
     from garnet_hls.backends.rtl import garnet as G
     from garnet_hls.backends.rtl import gravnet as GV
 
@@ -107,6 +172,7 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             nvtx_var = arr
             in_meta.append({"keras_name": name, "shape": list(shape), "kind": "nvtx", "type": f"uint0..{V}"})
         values[key] = arr
+        C.tag(arr, "inputs")
         in_vars.append(arr)
 
     for layer in model.layers:
@@ -118,8 +184,11 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
             x = values[_tensor_key(feats)]
             n = values[_tensor_key(nv)]
             mod = G if kind in ("GarNet", "GarNetStack") else GV
+            pol = C.policy()
+            pol.layer, pol.mode = layer.name, modes.get(layer.name, "dsp")
             with _layer_errors(layer):
                 y = mod.trace_layer(layer, x, n)
+            pol.layer, pol.mode = None, "dsp"
         else:
             y = trace_head_layer(layer, values[_tensor_key(layer.input)], not_exact)
         values[_tensor_key(layer.output)] = y
@@ -133,6 +202,10 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     inp = np.concatenate([np.ravel(v._vars) for v in in_vars])
     out = np.concatenate([np.ravel(v._vars) for v in out_vars])
     try:
+        from da4ml.trace import FixedVariable
+
+        out = np.array([v if isinstance(v, FixedVariable) else FixedVariable.from_const(v, hw, 1) for v in out],
+                       dtype=object)
         comb = trace.comb_trace(inp, out)
     except Exception as e:  # noqa: BLE001 - da4ml's own failure, not the user's: one line, not a traceback
         raise ToolFailure(f"the RTL trace of the model failed inside da4ml ({_first_line(e)}); please report it "
@@ -141,7 +214,70 @@ def trace_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     if reason:
         not_exact.append({"layer": model.layers[-1].name, "reason": reason})
     return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
-                    not_bit_exact=not_exact)
+                    not_bit_exact=not_exact, op_kinds=_op_kinds(inp, out, comb))
+
+
+def _op_kinds(inp, out, comb) -> list | None:
+    """What each op of ``comb`` implements, from the tags the trace helpers left (``common.tag``).
+
+    da4ml numbers the ops in the order of ``gather_variables`` and then drops the inputs nothing reads;
+    the same order is rebuilt here. None when the trace kept no tags or the orders do not match."""
+    tags = C.policy().tags
+    if not tags:
+        return None
+    from da4ml.trace.tracer import gather_variables
+
+    variables, _ = gather_variables(list(inp), list(out))
+    read = {u.id for v in variables for u in (v._from or ())} | {v.id for v in out}
+    in_ids = {v.id for v in inp}
+    kept = [v for v in variables if v.id not in in_ids or v.id in read]
+    if len(kept) != len(comb.ops):
+        return None
+    kinds = []
+    for v in kept:
+        kinds.append("inputs" if v.id in in_ids else tags.get(v.id, "other"))
+    return kinds
+
+
+def breakdown(rt: RTLTrace, cutoff: float) -> dict | None:
+    """LUT (da4ml's estimate), DSP48E2 slices and pipeline-register bits of the traced design by what they
+    implement (``common.KINDS``). Register bits: a value produced in stage s and last read in stage t (or at
+    the output) is held in t - s registers of its width (da4ml's stage of an op: floor(latency / cutoff));
+    estimates from the trace, before synthesis."""
+    if rt.op_kinds is None:
+        return None
+    from da4ml.types import minimal_kif
+
+    comb = rt.comb
+    ops = comb.ops
+
+    def stage(op):
+        return math.floor(float(op.latency) / (cutoff + 1e-9)) if cutoff > 0 else 0
+
+    last = [stage(op) for op in ops]
+    for op in ops:
+        refs = [op.id0, op.id1] + ([op.data & 0xFFFFFFFF] if abs(op.opcode) == 6 else [])
+        for r in refs:
+            if r >= 0 and op.opcode != -1:
+                last[r] = max(last[r], stage(op))
+    n_stages = max((stage(ops[i]) for i in comb.out_idxs if i >= 0), default=0) + 1
+    for i in comb.out_idxs:
+        if i >= 0:
+            last[i] = n_stages  # held to the output register
+    rows = {k: {"ops": 0, "lut_estimate": 0.0, "dsp": 0, "reg_bits": 0, "lut_products": 0} for k in C.KINDS}
+    for j, (op, kind) in enumerate(zip(ops, rt.op_kinds)):
+        r = rows[kind]
+        r["ops"] += 1
+        r["lut_estimate"] += float(op.cost)
+        width = int(sum(minimal_kif(op.qint)))
+        r["reg_bits"] += width * (last[j] - stage(op) + (1 if op.opcode == -1 else 0))
+        if op.opcode == 7:
+            if op.cost > 0:
+                r["lut_products"] += 1
+            else:
+                r["dsp"] += C.dsp_slices(C._QW(comb.ops[op.id0].qint), C._QW(comb.ops[op.id1].qint))
+    out = {k: {**v, "lut_estimate": round(v["lut_estimate"])} for k, v in rows.items() if v["ops"]}
+    return out
 
 
 def trace_head_layer(layer, x, not_exact: list):
@@ -226,3 +362,15 @@ def emulate(rt: RTLTrace, data: dict, n_threads: int = 1) -> list:
     arrays = input_arrays(rt, data)
     flat = rt.comb.predict(pack_inputs(rt.inputs, arrays), n_threads=n_threads)
     return unpack_outputs(rt.outputs, np.asarray(flat, dtype=np.float64))
+
+
+def stage_depths(rt: RTLTrace, cutoff: float) -> list[float]:
+    """The scheduled logic depth of each pipeline stage in da4ml delay units (about one adder each): the
+    latest op of the stage, from the stage's start. A schedule property, not a timing result."""
+    if cutoff <= 0:
+        return []
+    depth: dict[int, float] = {}
+    for op in rt.comb.ops:
+        s = math.floor(float(op.latency) / (cutoff + 1e-9))
+        depth[s] = max(depth.get(s, 0.0), float(op.latency) - s * cutoff)
+    return [round(depth.get(s, 0.0), 2) for s in range(max(depth, default=-1) + 1)]

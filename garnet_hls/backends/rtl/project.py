@@ -98,9 +98,51 @@ def reuse_factor(cfg: dict, model=None):
     return next(iter(per_layer.values()), rf)
 
 
+def multiplier_modes(cfg: dict, model=None) -> dict:
+    """``Multipliers`` (HLSConfig.Model, or a graph layer's own HLSConfig.LayerName entry) and ``DSPBudget``
+    (HLSConfig.Model) as ``trace_model`` takes them: ``{"layers": {graph layer: mode}, "dsp_budget": N}``.
+    A setting that would be ignored is refused in one line: Multipliers on a layer without variable products,
+    auto without a DSPBudget, a DSPBudget without auto."""
+    from garnet_hls.config.validate import check_dsp_budget, check_multipliers
+
+    hls = cfg.get("HLSConfig") or {}
+    model_cfg = hls.get("Model") or {}
+    named = hls.get("LayerName") or {}
+    default = check_multipliers("HLSConfig.Model.Multipliers", model_cfg.get("Multipliers", "dsp"))
+    budget = model_cfg.get("DSPBudget")
+    if budget is not None:
+        check_dsp_budget("HLSConfig.Model.DSPBudget", budget)
+    layers = {}
+    for lname, lcfg in named.items():
+        if isinstance(lcfg, dict) and "Multipliers" in lcfg:
+            layers[lname] = check_multipliers(f"HLSConfig.LayerName.{lname}.Multipliers", lcfg["Multipliers"])
+    if model is not None:
+        kinds = {layer.name: type(layer).__name__ for layer in model.layers}
+        for lname in layers:
+            if kinds.get(lname) not in GRAPH_KINDS:
+                raise UserError(f"HLSConfig.LayerName.{lname}.Multipliers does not apply: {lname} is a "
+                                f"{kinds.get(lname, 'missing')} layer, whose products are constant matrices (adder "
+                                "graphs); only GarNet/GarNetStack/GravNet layers have variable products")
+        modes = {name: layers.get(name, default) for name, k in kinds.items() if k in GRAPH_KINDS}
+    else:
+        modes = {**layers}
+    used = set(modes.values()) | {default}
+    if "auto" in used and budget is None:
+        raise UserError("Multipliers: auto needs HLSConfig.Model.DSPBudget (the DSP48E2 slices the design may use)")
+    if budget is not None and "auto" not in used:
+        raise UserError("HLSConfig.Model.DSPBudget applies only with Multipliers: auto (on the model or a graph "
+                        "layer): remove it, or set Multipliers: auto")
+    return {"default": default, "layers": modes, "dsp_budget": budget}
+
+
 def check_rtl_config(cfg: dict, model=None) -> None:
     """What the RTL backend cannot build from a config, in one line (before tracing)."""
+    mult = multiplier_modes(cfg, model)
     rf = reuse_factor(cfg, model)
+    if isinstance(rf, int) and not isinstance(rf, bool) and rf > 1 and \
+            (set(mult["layers"].values()) | {mult["default"]}) != {"dsp"}:
+        raise UserError("Multipliers other than dsp are not built for a folded design yet (ReuseFactor > 1): "
+                        "remove Multipliers, or set ReuseFactor: 1")
     if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
         raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet with "
                         f"ceil(V / R) lanes), got {rf!r}")
@@ -124,7 +166,8 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
     cutoff = float(cfg.get("LatencyCutoff") or clock)
 
-    rt = trace_model(model, latency_cutoff=cutoff)
+    mult = multiplier_modes(cfg, model)
+    rt = trace_model(model, latency_cutoff=cutoff, multipliers=mult)
     dsps = dsp_count(rt.comb)
     warning = fit_check(float(rt.comb.cost), part, force, dsps)
     if warning:
@@ -135,13 +178,55 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     rtl = RTLModel(pipeline(rt, cutoff), name, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part,
                    clock_period=clock)
     rtl.write()
-    rt.comb.save(Path(tmp) / "model" / "comb.json")
     pipe = rtl._pipe
+    n_lut = mark_lut_multipliers(pipe, Path(tmp), name)
+    rt.comb.save(Path(tmp) / "model" / "comb.json")
     stages = len(pipe.solutions) if pipe is not None else 0
     meta = project_meta(model, rt, name, part, clock, cutoff, stages, model_path)
     meta["reg_bits"] = int(pipe.reg_bits) if pipe is not None else 0
     meta["dsp_slices"] = dsps
+    from garnet_hls.backends.rtl.model import breakdown, stage_depths
+
+    meta["breakdown"] = breakdown(rt, cutoff)
+    meta["stage_depths"] = stage_depths(rt, cutoff)
+    meta["multipliers"] = {**rt.multipliers, "default": mult["default"], "lut_products": n_lut,
+                           "dsp_products": sum(1 for op in rt.comb.ops if op.opcode == 7) - n_lut}
     return meta
+
+
+LUT_MULTIPLIER = Path(__file__).parent / "verilog" / "multiplier_lut.v"
+
+
+def mark_lut_multipliers(pipe, prj: Path, name: str) -> int:
+    """Make the fabric products of the written pipeline instances of ``multiplier_lut`` (our module, copied to
+    ``src/static``) instead of da4ml's ``multiplier`` (``a * b``, which synthesis maps onto DSPs).
+
+    A fabric product is a da4ml product op with a LUT cost (``common._lut_mul``; a DSP product has none); the
+    stage module ``src/<name>_stage<i>.v`` instantiates op j of stage i as ``op_<j>``. Returns how many were
+    rewritten (every fabric product of the pipeline: anything else is an error)."""
+    import re
+    import shutil
+
+    want, done = 0, 0
+    for i, comb in enumerate(pipe.solutions if pipe is not None else []):
+        refs = comb.ref_count
+        ids = {j for j, op in enumerate(comb.ops) if op.opcode == 7 and op.cost > 0 and refs[j] > 0}
+        if not ids:
+            continue
+        want += len(ids)
+        path = prj / "src" / f"{name}_stage{i}.v"
+        lines = path.read_text().splitlines(keepends=True)
+        for k, line in enumerate(lines):
+            m = re.search(r"\bmultiplier #\(.*\) op_(\d+) \(", line)
+            if m and int(m.group(1)) in ids:
+                lines[k] = line.replace("multiplier #(", "multiplier_lut #(", 1)
+                done += 1
+        path.write_text("".join(lines))
+    if done != want:
+        raise RuntimeError(f"{want} fabric products in the pipeline, {done} found in the stage modules")
+    if want:
+        shutil.copy(LUT_MULTIPLIER, prj / "src" / "static" / "multiplier_lut.v")
+    return done
 
 
 def project_meta(model, rt, name, part, clock, cutoff, stages, model_path) -> dict:

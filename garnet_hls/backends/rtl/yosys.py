@@ -153,7 +153,8 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
         tail = text.splitlines()[-1:] or ["(no output)"]
         raise UserError(f"Yosys failed (exit {rc}): {tail[0]}; log in {prj / 'synth' / 'yosys.log'}")
-    cells = parse_stat(stat_file.read_text())
+    stat_text = stat_file.read_text()
+    cells = parse_stat(stat_text)
     report = {
         "tool": "yosys",
         "label": LABEL,
@@ -168,12 +169,36 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         "peak_rss_mb": None if rss_mb is None else round(rss_mb),
         "cells": cells,
         "summary": summarize(cells),
+        "modules": kept_modules(stat_text, top),
         "latency_cycles": meta.get("latency_cycles"),
         "interval_cycles": meta.get("interval_cycles", 1),
         "clock_period_ns": meta.get("clock_period_ns"),
     }
     write_output(prj / REPORT, json.dumps(report, indent=2), "Yosys report")  # never half-written
     return report
+
+
+def kept_modules(text: str, top: str) -> dict:
+    """The modules Yosys kept (the "rom" flow keeps the lookup-table ROMs): ``{module: {"LUT": per instance,
+    "instances": n}}`` from ``stat -top``'s per-module blocks and its design hierarchy; empty when flattened."""
+    import re
+
+    from garnet_hls.toolchain.yosys import parse_stat, summarize
+
+    out = {}
+    hier = re.split(r"^=== design hierarchy ===", text, flags=re.M)
+    if len(hier) < 2:
+        return out
+    counts = {}
+    for line in hier[1].splitlines():
+        m = re.match(r"^\s+(\S+)\s+(\d+)\s*$", line)
+        if m and m.group(1) != top:
+            counts[m.group(1)] = int(m.group(2))
+    for block in re.split(r"^(?==== )", hier[0], flags=re.M):
+        m = re.match(r"^=== (.+?) ===", block)
+        if m and m.group(1) in counts:
+            out[m.group(1)] = {"LUT": summarize(parse_stat(block))["LUT"], "instances": counts[m.group(1)]}
+    return out
 
 
 def source_files(meta: dict) -> list[str]:
