@@ -54,4 +54,38 @@ with tf.GradientTape() as tape:
 grads = tape.gradient(loss, fvars)
 checks["width_vars"] = [list(v.shape) for v in fvars]
 checks["width_grad_nonzero"] = sum(int(g is not None and bool(np.any(np.asarray(g) != 0))) for g in grads)
+
+# the RTL backend: da4ml's HGQ2 tracer for the QDense head plus our graph traces, against Keras (float64 clone)
+from hgq.layers import QDense  # noqa: E402
+
+from garnet_hls.backends.rtl.keras3 import trace_keras3_model  # noqa: E402
+from garnet_hls.backends.rtl.model import emulate  # noqa: E402
+from garnet_hls.core.fixed import parse_spec  # noqa: E402
+from garnet_hls.core.quantize import quantize_np  # noqa: E402
+from garnet_hls.errors import UserError  # noqa: E402
+from garnet_hls.flows.compare import keras3_float64_clone  # noqa: E402
+
+rtl = []
+for make in (lambda: g3.GravNet(2, 3, 2, 3, quantized=True, collapse="max", output_activation="tanh"),
+             lambda: g3.GarNetStack([2, 2], [3, 3], [2, 2], simplified=False, quantized=True, collapse="mean",
+                                    kernel_quantizer=g3.quantizer_config("quantized_bits(6,0,alpha=1)", "kernel",
+                                                                         trainable=True))):
+    inp, nv = keras.Input(x.shape[1:], name="features"), keras.Input((1,), dtype="int32", name="nvtx")
+    m = keras.Model([inp, nv], QDense(2, name="head")(make()([inp, nv])))
+    rt = trace_keras3_model(m)
+    xq = quantize_np(x, parse_spec(rt.inputs[0]["type"]))
+    k = keras3_float64_clone(m).predict([xq, nvtx], verbose=0)
+    e = emulate(rt, {"features": x, "nvtx": nvtx})[0]
+    rtl.append({"equal": bool(np.array_equal(k, e)), "nonzero": float(np.mean(k != 0)),
+                "not_bit_exact": rt.not_bit_exact})
+checks["rtl"] = rtl
+try:  # a data quantizer the firmware cannot follow (round half up) is refused, naming layer and point
+    inp, nv = keras.Input(x.shape[1:]), keras.Input((1,), dtype="int32")
+    bad = g3.GarNet(2, 3, 2, quantized=True, name="bad_garnet", feature_quantizer=dict(
+        q_type="kif", place="datalane", k0=1, i0=4, f0=10, round_mode="RND", overflow_mode="SAT", trainable=False,
+        homogeneous_axis=None, heterogeneous_axis=()))
+    trace_keras3_model(keras.Model([inp, nv], bad([inp, nv])))
+    checks["refused"] = None
+except UserError as err:
+    checks["refused"] = str(err)
 json.dump(checks, open(os.path.join(out_dir, "keras3_checks.json"), "w"))

@@ -121,3 +121,12 @@ def test_keras3_process_stays_keras3_and_saved_models_load(keras3_run):
     # per-element kernel widths (one per weight) of the 2 blocks x 3 Dense, and they get gradients
     assert len(checks["width_vars"]) == 6 and all(np.prod(s) > 1 for s in checks["width_vars"])
     assert checks["width_grad_nonzero"] >= 3
+
+
+def test_keras3_models_convert_to_rtl_bit_exactly(keras3_run):
+    checks = keras3_run[3]
+    assert len(checks["rtl"]) == 2
+    for r in checks["rtl"]:
+        assert r["equal"] and r["nonzero"] > 0.3 and r["not_bit_exact"] == []
+    refused = checks["refused"]
+    assert refused and "bad_garnet" in refused and "feature_quantizer" in refused and "RND" in refused
