@@ -11,7 +11,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,keras3]'
+	$(PY) tools/restore_qkeras.py  # hgq2 writes a `qkeras` package over QKeras 0.9 (docs/keras3.md)
 	touch $(STAMP)
 
 demo: $(STAMP)

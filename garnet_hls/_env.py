@@ -20,34 +20,21 @@ import os
 import sys
 import threading
 
-_WATCHED = ("tensorflow", "tf_keras", "qkeras")
+from garnet_hls import _keras_choice as _choice
+from garnet_hls._keras_choice import require_keras2, setup_keras2_environment  # noqa: F401  (re-exported)
+
+_WATCHED = ("tensorflow", "tf_keras", "qkeras", "keras")  # keras: Keras 3, which QKeras 0.9 imports too
 _lock = threading.RLock()
 _registered = False
 _executing: set = set()  # watched modules whose code is running now (nested imports)
 
 
-def setup_keras2_environment():
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if os.environ.get("TF_USE_LEGACY_KERAS") not in ("1", "true", "True"):
-        raise ImportError(
-            "garnet_hls needs Keras 2 (tf_keras): TF_USE_LEGACY_KERAS is set to "
-            f"{os.environ['TF_USE_LEGACY_KERAS']!r}; unset it or set it to 1"
-        )
-    tf = sys.modules.get("tensorflow")
-    if tf is not None:
-        # TensorFlow was imported before us; it is only usable if it chose Keras 2 when it was imported
-        # (tensorflow.keras, which QKeras imports from, is fixed then; reading tf.keras now would load
-        # whichever the environment says *now*, so it cannot tell).
-        legacy = getattr(tf, "_tf_uses_legacy_keras", None)
-        if legacy is None:  # an older TensorFlow, or one still being imported
-            keras_mod = getattr(getattr(tf, "keras", None), "__name__", "")
-            legacy = not keras_mod or keras_mod.startswith("tf_keras")
-        if not legacy:
-            raise ImportError(
-                "TensorFlow was imported before garnet_hls without TF_USE_LEGACY_KERAS=1, so tf.keras is "
-                "Keras 3; import garnet_hls first or set TF_USE_LEGACY_KERAS=1 in the environment"
-            )
+def choose_keras3():
+    """The Keras 3 front end is imported: undo our Keras 2 preference if TensorFlow has not read it yet,
+    so that ``tf.keras`` and any child process stay Keras 3, and stop waiting for tf_keras."""
+    with _lock:
+        _choice.mark_keras3()
+        _remove_finder()
 
 
 @contextlib.contextmanager
@@ -81,7 +68,7 @@ def register_keras_objects():
     Imports TensorFlow, tf_keras and QKeras."""
     global _registered
     with _lock:
-        if _registered:
+        if _registered or _choice.keras3_chosen():
             return
         _registered = True
         _remove_finder()

@@ -128,7 +128,7 @@ def prepare_inputs(meta: dict, data: dict) -> list:
     Returns one float64 array per input, each of shape (events, values per event)."""
     import numpy as np  # here, not at the top: the estimator reads projects without numpy
 
-    from garnet_hls.layers.common import check_nvtx_np
+    from garnet_hls.core.semantics import check_nvtx_np
 
     arrays = []
     n_events = None

@@ -14,9 +14,10 @@ PKG = Path(__file__).resolve().parent.parent / "garnet_hls"
 
 # Layers, from the ground up: a module may import its own layer and those below it, never one above.
 LAYERS = [
-    ("ground", ["garnet_hls", "garnet_hls.errors", "garnet_hls.paths", "garnet_hls.resources", "garnet_hls._env"]),
+    ("ground", ["garnet_hls", "garnet_hls.errors", "garnet_hls.paths", "garnet_hls.resources", "garnet_hls._env",
+                "garnet_hls._keras_choice"]),
     ("core", ["garnet_hls.core"]),
-    ("layers, config", ["garnet_hls.layers", "garnet_hls.config"]),
+    ("layers, config", ["garnet_hls.layers", "garnet_hls.keras3", "garnet_hls.config"]),
     ("models, project", ["garnet_hls.models", "garnet_hls.project"]),
     ("physics", ["garnet_hls.physics"]),
     ("toolchain", ["garnet_hls.toolchain"]),

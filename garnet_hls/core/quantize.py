@@ -13,7 +13,7 @@ import numpy as np
 
 from garnet_hls.core.fixed import FixedType
 
-__all__ = ["code_np", "quantize_np", "values_by_code", "quantize_tf", "table_index_tf"]
+__all__ = ["code_np", "quantize_np", "values_by_code", "quantize_tf", "table_index_tf", "table_index_ops"]
 
 
 def code_np(x, t: FixedType):
@@ -73,3 +73,11 @@ def table_index_tf(x, t: FixedType):
 
     code = tf.cast(tf.round(x * math.ldexp(1.0, t.frac)), tf.int64)
     return tf.math.floormod(code, 1 << t.width)
+
+
+def table_index_ops(x, t: FixedType):
+    """:func:`table_index_tf` in ``keras.ops`` (Keras 3, any backend): the raw bits of a quantized tensor."""
+    from keras import ops
+
+    code = ops.cast(ops.round(x * math.ldexp(1.0, t.frac)), "int64")
+    return ops.mod(code, 1 << t.width)

@@ -14,40 +14,8 @@ from garnet_hls.core import tables
 from garnet_hls.errors import UserError
 from garnet_hls.core.fixed import FixedType, parse_spec
 from garnet_hls.core.quantize import quantize_tf, table_index_tf
-
-COLLAPSE_MODES = (None, "mean", "sum", "max")
-ACTIVATIONS = ("linear", "relu", "tanh")
-
-# Defaults for quantized=True (docs/quantization.md, "Defaults").
-DEFAULT_QUANTIZERS = {
-    "input": "quantized_bits(16,5,alpha=1)",
-    "kernel": "quantized_bits(8,0,alpha=1)",
-    "bias": "quantized_bits(8,0,alpha=1)",
-    "coordinate": "quantized_bits(12,3,alpha=1)",
-    "distance": "quantized_bits(12,3,alpha=1)",
-    "edge_weight": "quantized_bits(10,1,keep_negative=0,alpha=1)",
-    "feature": "quantized_bits(16,5,alpha=1)",
-    "reciprocal": "quantized_bits(18,1,keep_negative=0,alpha=1)",
-    "aggregate": "quantized_bits(16,5,alpha=1)",
-    "preactivation": "quantized_bits(12,3,alpha=1)",
-    "output": "quantized_bits(16,5,alpha=1)",
-}
-
-
-def check_nvtx_np(nvtx, n_vertices: int, what: str = "nvtx") -> np.ndarray:
-    """API-boundary check of an nvtx array: integers in [0, V]. Returns it as int32 of shape (B, 1)."""
-    a = np.asarray(nvtx)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[1] != 1:
-        raise UserError(f"{what} must have shape (B, 1), got {np.shape(nvtx)}")
-    if a.size and not np.all(np.equal(np.mod(a, 1), 0)):
-        raise UserError(f"{what} must hold whole numbers")
-    if a.size and (a.min() < 0 or a.max() > n_vertices):
-        bad = a[(a < 0) | (a > n_vertices)][0]
-        raise UserError(f"{what} out of range: {bad} is not in [0, {n_vertices}] (V = {n_vertices})")
-    return a.astype(np.int32)
-
+from garnet_hls.core.semantics import (  # noqa: F401  (re-exported: the backends read them here)
+    ACTIVATIONS, COLLAPSE_MODES, DEFAULT_QUANTIZERS, check_nvtx_np)
 
 class QuantizedGraphLayer(keras.layers.Layer):
     """Base of the graph layers: quantizer points, nvtx handling and collapse.

@@ -30,10 +30,9 @@ import tf_keras as keras
 
 from garnet_hls.core import tables
 from garnet_hls.errors import UserError
+from garnet_hls.core.semantics import GARNET_POINTS, garnet_block_dims
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
 
-GARNET_POINTS = ("input", "kernel", "bias", "distance", "edge_weight", "feature", "reciprocal", "aggregate",
-                 "preactivation", "output")
 
 
 class _GarNetBlocks(QuantizedGraphLayer):
@@ -58,11 +57,8 @@ class _GarNetBlocks(QuantizedGraphLayer):
     def block_dims(self, b):
         """(F_in, A, P, G, H, Z, F_out) of block b: see the module docstring."""
         f_in = self.n_in if b == 0 else self.n_filters[b - 1]
-        a, p, fo = self.n_aggregators[b], self.n_propagate[b], self.n_filters[b]
-        g = p if self.simplified else p + a
-        h = g if self.simplified else 2 * g
-        z = a * h if self.simplified else f_in + a * h + a
-        return f_in, a, p, g, h, z, fo
+        return garnet_block_dims(f_in, self.n_aggregators[b], self.n_propagate[b], self.n_filters[b],
+                                 self.simplified)
 
     def build_weights(self):
         self._vars = []

@@ -29,9 +29,7 @@ import tf_keras as keras
 from garnet_hls.core import tables
 from garnet_hls.errors import UserError
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
-from garnet_hls.layers.garnet import GARNET_POINTS
-
-DISTANCES = ("l2", "l1")
+from garnet_hls.core.semantics import DISTANCES, GRAVNET_DEFAULT_OVERRIDES, GRAVNET_POINTS
 
 
 @keras.saving.register_keras_serializable(package="garnet_hls")
@@ -49,9 +47,8 @@ class GravNet(QuantizedGraphLayer):
             ``coordinate_quantizer`` for the learned-space coordinates s.
     """
 
-    POINTS = GARNET_POINTS + ("coordinate",)
-    # squared distances are >= 0: an unsigned type (docs/quantization.md, Defaults)
-    DEFAULT_OVERRIDES = {"distance": "quantized_bits(12,4,keep_negative=0,alpha=1)"}
+    POINTS = GRAVNET_POINTS
+    DEFAULT_OVERRIDES = GRAVNET_DEFAULT_OVERRIDES  # squared distances are >= 0: an unsigned type
 
     def __init__(self, n_dimensions, n_filters, n_propagate, n_neighbours, distance="l2", potential_scale=10.0,
                  **kwargs):

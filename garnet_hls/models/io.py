@@ -27,8 +27,34 @@ def _saved_keras_version(p: Path) -> str | None:
         return None
 
 
+def is_keras3_model(model) -> bool:
+    """A Keras 3 model (the ``keras`` package; garnet_hls.keras3 / HGQ2), not a tf_keras one."""
+    return type(model).__module__.split(".")[0] == "keras"
+
+
+def _load_keras3_model(p: Path, version: str):
+    """A model saved by Keras 3: read with the Keras 3 front end (garnet_hls.keras3 registers our layers; hgq2
+    its own). In a process that has not imported TensorFlow yet this makes it a Keras 3 process."""
+    from garnet_hls._env import quiet_native_stderr
+
+    try:
+        with quiet_native_stderr():  # TensorFlow's C++ start-up lines, as on the Keras 2 path
+            import garnet_hls.keras3  # noqa: F401
+    except ImportError as e:
+        raise UserError(f"{p} is a Keras 3 model (saved with Keras {version}); reading it needs the Keras 3 front "
+                        f"end (pip install 'garnet-hls[keras3]'): {e}") from None
+    import keras
+
+    try:
+        return keras.models.load_model(str(p), compile=False)
+    except Exception as e:  # noqa: BLE001 - any failure to read the file is the user's file problem
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot load Keras 3 model {p}: {first}") from None
+
+
 def load_keras_model(path):
-    """Load a .keras / .h5 model with our layers and QKeras' registered."""
+    """Load a .keras / .h5 model with our layers and QKeras' registered; a file saved by Keras 3 is read by
+    the Keras 3 front end (garnet_hls.keras3, HGQ2) instead."""
     import garnet_hls  # noqa: F401  (registers our layers)
 
     p = Path(path)
@@ -38,8 +64,7 @@ def load_keras_model(path):
         raise UserError(f"model path {path} is a directory, expected a .keras or .h5 file")
     version = _saved_keras_version(p)
     if version and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3:
-        raise UserError(f"{path} is a Keras 3 model (saved with Keras {version}); garnet-hls reads tf_keras (Keras 2) "
-                        "models: build and save it with tf_keras / QKeras (TF_USE_LEGACY_KERAS=1)")
+        return _load_keras3_model(p, version)
     import tf_keras as keras
     from qkeras.utils import _add_supported_quantized_objects
 

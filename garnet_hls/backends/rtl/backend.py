@@ -33,6 +33,9 @@ class RTLBackend(Backend):
 
         check_rtl_config(cfg, model)
         if reuse_factor(cfg, model) > 1:  # the folded GarNet (issue #18)
+            if type(model).__module__.split(".")[0] == "keras":
+                raise UserError("ReuseFactor > 1 (the folded GarNet) is not done for Keras 3 models yet "
+                                "(docs/keras3.md): use ReuseFactor 1")
             from garnet_hls.backends.rtl.folded_rtl import write_folded_project
 
             return write_folded_project(model, cfg, tmp_dir, force=force, model_path=model_path)
@@ -97,9 +100,9 @@ class RTLBackend(Backend):
 
     def trace(self, model, latency_cutoff: float = -1.0):
         """da4ml's trace of the model (``model.trace_model``), as ``convert`` builds it before writing Verilog."""
-        from garnet_hls.backends.rtl.model import trace_model
+        from garnet_hls.backends.rtl.keras3 import trace_any_model
 
-        return trace_model(model, latency_cutoff=latency_cutoff)
+        return trace_any_model(model, latency_cutoff=latency_cutoff)
 
     def emulate(self, trace, data: dict) -> list:
         """da4ml's bit-exact emulator of the traced logic (the logic the Verilog is written from)."""

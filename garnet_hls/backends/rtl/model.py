@@ -336,7 +336,7 @@ def unpack_outputs(rt_outputs: list, flat: np.ndarray) -> list:
 def input_arrays(rt: RTLTrace, data: dict) -> list:
     """The trace's inputs from an events dict (``features`` float, ``nvtx`` int): features rounded to the
     input type (what the hardware port carries), nvtx as it is."""
-    from garnet_hls.layers.common import check_nvtx_np
+    from garnet_hls.core.semantics import check_nvtx_np
     from garnet_hls.core.fixed import parse_spec
     from garnet_hls.core.quantize import quantize_np
 

@@ -158,7 +158,7 @@ def write_project(model, cfg: dict, tmp: Path, force: bool = False, model_path=N
     from da4ml.codegen import RTLModel
 
     from garnet_hls.backends.rtl.common import dsp_count
-    from garnet_hls.backends.rtl.model import trace_model
+    from garnet_hls.backends.rtl.keras3 import trace_any_model as trace_model
 
     check_rtl_config(cfg, model)
     name = cfg.get("ProjectName", "myproject")
