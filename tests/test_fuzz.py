@@ -453,3 +453,25 @@ def test_a_failure_inside_da4ml_is_a_fuzz_error_not_a_refusal(monkeypatch):
     monkeypatch.setattr(gravnet, "trace_layer", boom)
     r = fuzz.run_case(_GRAVNET_CHAIN, n_events=20)
     assert r.status == "ERROR" and r.failed and "inside da4ml" in r.message
+
+
+def test_rtl_fuzz_runs_the_folded_design_of_a_foldable_case():
+    """A case with one GarNet/GarNetStack layer is also planned as a folded design of its drawn lanes, run in
+    the folded emulator and compared bit for bit; a folded difference on a case labelled exact fails it."""
+    case = fuzz.draw_case(2026, 16, "rtl")
+    assert fuzz.foldable(case) and case["lanes"] == 2 and case["V"] == 4
+    r = fuzz.run_case(case, n_events=60)
+    assert r.status == "ok" and r.folded == "2 lanes: 100.00%", (r.status, r.folded, r.message)
+    md = fuzz.markdown([r], 2026, 60, 1.0, "rtl")
+    assert "| 2 lanes: 100.00% | ok |" in md and "folded designs run" in md
+    lanes = [fuzz.draw_case(2026, i, "rtl")["lanes"] for i in range(40)]
+    assert all(1 <= L < fuzz.draw_case(2026, i, "rtl")["V"] for i, L in enumerate(lanes)) and len(set(lanes)) > 5
+
+
+def test_rtl_fuzz_fails_a_case_whose_folded_design_differs(monkeypatch):
+    from garnet_hls.backends.rtl import folded
+
+    real = folded.emulate
+    monkeypatch.setattr(folded, "emulate", lambda plan, data: [o + 1.0 for o in real(plan, data)])
+    r = fuzz.run_case(fuzz.draw_case(2026, 16, "rtl"), n_events=30)
+    assert r.status == "FAIL" and "folded 2 lanes: 0.00%" in r.divergence

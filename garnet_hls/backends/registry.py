@@ -113,6 +113,11 @@ class Backend:
         """The LSB of each output value of a :meth:`trace`, all outputs flattened in order (None: unknown)."""
         return None
 
+    def fold(self, model, lanes: int, latency_cutoff: float = -1.0) -> Any:
+        """``model`` planned as a folded (time-multiplexed) design of ``lanes`` lanes, in memory; :meth:`emulate`
+        runs it. A model the backend cannot fold is a one-line UserError."""
+        raise UserError(f"folding a model does not apply to the {self.name} backend (a ReuseFactor does)")
+
     # -- helpers for the flows
     def check_sim_options(self, options: dict, project=None) -> None:
         for key, value in options.items():

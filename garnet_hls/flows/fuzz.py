@@ -177,10 +177,11 @@ def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
         head.insert(int(rng.integers(0, len(head) + 1)), {"kind": "Dense", "units": int(rng.integers(1, 9))})
     elif float_kind == "activation":
         head.append({"kind": "Activation", "activation": "relu"})
-    if rtl:  # fully parallel: no reuse factor
+    if rtl:  # the fully parallel design, and a folded one of `lanes` lanes where the model can be folded
         _widen_quantizers(graph, np.random.default_rng([seed, index, 8]))
+        lanes = int(np.random.default_rng([seed, index, 9]).integers(1, V))
         return {"seed": seed, "index": index, "V": V, "reuse_factor": 1, "graph": graph, "head": head,
-                "model_level_reuse": False, "backend": "rtl"}
+                "model_level_reuse": False, "backend": "rtl", "lanes": lanes}
     R = int(rng.choice(_divisors(V)))
     return {"seed": seed, "index": index, "V": V, "reuse_factor": R, "graph": graph, "head": head,
             "model_level_reuse": bool(rng.random() < 0.3), "backend": "vitis" if rng.random() < 0.2 else "vivado"}
@@ -328,6 +329,7 @@ class CaseResult:
     message: str = ""
     divergence: str = ""
     seconds: float = 0.0
+    folded: str = ""  # RTL: the folded design's verdict ("L lanes: 100.00%", "refused: ...", "-")
 
     @property
     def failed(self):
@@ -411,11 +413,12 @@ def keras_reference(model, data: dict) -> list:
 
 
 def _rtl_compare(rt, model, data):
-    """(smallest identical fraction over the outputs, max difference in LSBs of the output wires)."""
+    """(smallest identical fraction over the outputs, max difference in LSBs of the output wires); ``rt`` a
+    trace or a folded plan."""
     backend = _rtl()
     got = backend.emulate(rt, data)
     ref = keras_reference(model, data)
-    lsbs = backend.output_lsbs(rt)
+    lsbs = backend.output_lsbs(rt) if hasattr(rt, "comb") else None
     steps = np.asarray(lsbs, dtype=np.float64) if lsbs else None
     ident, max_lsb, off = 1.0, 0.0, 0
     for g, r in zip(got, ref):
@@ -481,6 +484,35 @@ def _behind_the_label(case: dict, n_events: int) -> str:
     return f"with exact relu quantizers: {rtl_divergence(model, data) or f'{100 * ident:.2f}%'}"
 
 
+def foldable(case: dict) -> bool:
+    """Whether the folded RTL design takes the case's architecture: one GarNet or GarNetStack layer."""
+    return len(case["graph"]) == 1 and case["graph"][0]["kind"] in ("GarNet", "GarNetStack")
+
+
+def _run_folded(case: dict, model, data: dict, res: CaseResult) -> None:
+    """The folded design of ``case["lanes"]`` lanes (what ``convert`` builds for ReuseFactor ceil(V/lanes)):
+    planned, run in its emulator and compared bit for bit with the same Keras reference. A model labelled
+    bit-exact whose folded outputs differ, or a crash, fails the case."""
+    from garnet_hls.errors import ToolFailure, UserError
+
+    lanes = case.get("lanes")
+    if not lanes or not foldable(case):
+        res.folded = "-"
+        return
+    try:
+        plan = _rtl().fold(model, lanes, latency_cutoff=RTL_LATENCY_CUTOFF)
+    except UserError as e:
+        if isinstance(e, ToolFailure):
+            raise
+        res.folded = f"{lanes} lanes: refused: {e}"
+        return
+    ident, _ = _rtl_compare(plan, model, data)
+    res.folded = f"{lanes} lanes: {100 * ident:.2f}%"
+    if ident < 1.0 and res.labelled_exact and not plan.not_bit_exact:
+        res.status = "FAIL"
+        res.divergence = (res.divergence + "; " if res.divergence else "") + f"folded {res.folded}"
+
+
 def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
     """Trace one case for the RTL backend (``latency_cutoff=5``), run da4ml's bit-exact emulator of the
     traced logic and compare it with the float64 Keras model bit for bit. A UserError of the trace is a
@@ -518,6 +550,7 @@ def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:
         else:
             res.status = "FAIL"
             res.divergence = rtl_divergence(model, data)
+        _run_folded(case, model, data, res)
     except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
         res.status, res.message = "ERROR", f"{type(e).__name__}: {e}"
         res.message += "\n" + traceback.format_exc(limit=6)
@@ -579,9 +612,17 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
         f"* refused by the converter (one-line error): {len(refused)}",
         f"* failures (labelled exact but different, or a crash): {len(failed)}",
         "",
-        "| case | V | R | architecture | label | events | % identical | max LSB | status |",
-        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- |",
     ]
+    if backend == "rtl":
+        folded = [r for r in results if r.folded and r.folded != "-"]
+        fold_ok = [r for r in folded if r.folded.endswith(": 100.00%")]
+        lines.insert(len(lines) - 1, f"* folded designs run (one GarNet/GarNetStack layer, L lanes drawn per case): "
+                     f"{len(folded)}, of which 100% identical: {len(fold_ok)}")
+        lines += ["| case | V | R | architecture | label | events | % identical | max LSB | folded | status |",
+                  "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |"]
+    else:
+        lines += ["| case | V | R | architecture | label | events | % identical | max LSB | status |",
+                  "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- |"]
     for r in results:
         c = r.case
         label = {True: "exact", False: "not exact", None: "-"}[r.labelled_exact]
@@ -594,8 +635,9 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
             status += ": " + "; ".join(x.split(":")[0] for x in r.reasons)
         elif r.failed:
             status += ": " + (r.divergence or r.message.splitlines()[0][:120]).replace("|", "/")
+        fold = f" {r.folded.replace('|', '/')[:80] or '-'} |" if backend == "rtl" else ""
         lines.append(f"| {c['seed']}:{c['index']} | {c['V']} | {c['reuse_factor']} | {describe(c)} | {label} | "
-                     f"{r.n_events} | {ident} | {lsb} | {status} |")
+                     f"{r.n_events} | {ident} | {lsb} |{fold} {status} |")
     reasons = [(r, x) for r in results for x in r.reasons]
     if reasons:
         lines += ["", "## Why cases were labelled not bit-exact", ""]

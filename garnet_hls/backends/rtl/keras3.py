@@ -130,13 +130,16 @@ def is_keras3_model(model) -> bool:
     return type(model).__module__.split(".")[0] == "keras"
 
 
-def trace_any_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
-    """The trace of a Keras 2 (``model.trace_model``) or a Keras 3 model (:func:`trace_keras3_model`)."""
+def trace_any_model(model, latency_cutoff: float = -1.0, multipliers: dict | None = None) -> RTLTrace:
+    """The trace of a Keras 2 (``model.trace_model``) or a Keras 3 model (:func:`trace_keras3_model`).
+    ``multipliers`` (``project.multiplier_modes``): a choice other than dsp is for Keras 2 models only yet."""
     if is_keras3_model(model):
+        if multipliers and any(m != "dsp" for m in (multipliers.get("layers") or {}).values()):
+            raise UserError("Multipliers other than dsp are not built for Keras 3 models yet")
         return trace_keras3_model(model, latency_cutoff)
     from garnet_hls.backends.rtl.model import trace_model
 
-    return trace_model(model, latency_cutoff=latency_cutoff)
+    return trace_model(model, latency_cutoff=latency_cutoff, multipliers=multipliers)
 
 
 def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
