@@ -56,3 +56,50 @@ def check_nvtx_np(nvtx, n_vertices: int, what: str = "nvtx") -> np.ndarray:
         bad = a[(a < 0) | (a > n_vertices)][0]
         raise UserError(f"{what} out of range: {bad} is not in [0, {n_vertices}] (V = {n_vertices})")
     return a.astype(np.int32)
+
+
+# ------------------------------------------------------------------------------------------------
+# The layers' options, checked once for both front ends (each layer's __init__ calls these)
+# ------------------------------------------------------------------------------------------------
+def set_graph_options(layer, collapse, mean_by_nvert, output_activation) -> None:
+    """Check and set the options every graph layer has (docs/layers.md)."""
+    if collapse not in COLLAPSE_MODES:
+        raise UserError(f"{layer.name}: collapse={collapse!r}; valid: {COLLAPSE_MODES}")
+    if output_activation not in ACTIVATIONS:
+        raise UserError(f"{layer.name}: output_activation={output_activation!r}; valid: {ACTIVATIONS}")
+    layer.collapse = collapse
+    layer.mean_by_nvert = bool(mean_by_nvert)
+    layer.output_activation = output_activation
+
+
+def set_garnet_options(layer, n_aggregators, n_filters, n_propagate, simplified) -> None:
+    """Check and set a GarNet / GarNetStack layer's block options (one entry per block)."""
+    layer.n_aggregators = [int(v) for v in n_aggregators]
+    layer.n_filters = [int(v) for v in n_filters]
+    layer.n_propagate = [int(v) for v in n_propagate]
+    if not (len(layer.n_aggregators) == len(layer.n_filters) == len(layer.n_propagate) >= 1):
+        raise UserError(f"{layer.name}: n_aggregators, n_filters and n_propagate need one entry per block")
+    if min(layer.n_aggregators + layer.n_filters + layer.n_propagate) < 1:
+        raise UserError(f"{layer.name}: aggregators, filters and propagated features must be >= 1")
+    layer.simplified = bool(simplified)
+    layer.n_blocks = len(layer.n_aggregators)
+    layer.n_out = layer.n_filters[-1]
+
+
+GRAVNET_OPTIONS = ("n_dimensions", "n_filters", "n_propagate", "n_neighbours", "distance", "potential_scale")
+
+
+def set_gravnet_options(layer, n_dimensions, n_filters, n_propagate, n_neighbours, distance,
+                        potential_scale) -> None:
+    """Check and set a GravNet layer's options (``GRAVNET_OPTIONS``, as get_config writes them)."""
+    if distance not in DISTANCES:
+        raise UserError(f"{layer.name}: distance={distance!r}; valid: {DISTANCES}")
+    layer.n_dimensions = int(n_dimensions)
+    layer.n_filters = int(n_filters)
+    layer.n_propagate = int(n_propagate)
+    layer.n_neighbours = int(n_neighbours)
+    if min(layer.n_dimensions, layer.n_filters, layer.n_propagate, layer.n_neighbours) < 1:
+        raise UserError(f"{layer.name}: dimensions, filters, propagated features and k must be >= 1")
+    layer.distance = distance
+    layer.potential_scale = float(potential_scale)
+    layer.n_out = layer.n_filters

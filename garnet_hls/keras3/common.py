@@ -17,7 +17,7 @@ from keras import ops
 from garnet_hls.core import tables
 from garnet_hls.core.fixed import FixedType
 from garnet_hls.core.quantize import table_index_ops
-from garnet_hls.core.semantics import ACTIVATIONS, COLLAPSE_MODES, DEFAULT_QUANTIZERS
+from garnet_hls.core.semantics import DEFAULT_QUANTIZERS, set_graph_options
 from garnet_hls.errors import UserError
 from garnet_hls.keras3.quantizers import config_fixed_type, is_exact_mode, make_quantizer, quantizer_config
 
@@ -37,13 +37,7 @@ class QGraphLayer(keras.layers.Layer):
                  **kwargs):
         specs = {p: kwargs.pop(f"{p}_quantizer", None) for p in self.POINTS}
         super().__init__(**kwargs)
-        if collapse not in COLLAPSE_MODES:
-            raise UserError(f"{self.name}: collapse={collapse!r}; valid: {COLLAPSE_MODES}")
-        if output_activation not in ACTIVATIONS:
-            raise UserError(f"{self.name}: output_activation={output_activation!r}; valid: {ACTIVATIONS}")
-        self.collapse = collapse
-        self.mean_by_nvert = bool(mean_by_nvert)
-        self.output_activation = output_activation
+        set_graph_options(self, collapse, mean_by_nvert, output_activation)
         self.quantized = bool(quantized) or any(v is not None for v in specs.values())
         if self.quantized:
             for p in self.POINTS:

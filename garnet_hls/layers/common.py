@@ -15,7 +15,7 @@ from garnet_hls.errors import UserError
 from garnet_hls.core.fixed import FixedType, parse_spec
 from garnet_hls.core.quantize import quantize_tf, table_index_tf
 from garnet_hls.core.semantics import (  # noqa: F401  (re-exported: the backends read them here)
-    ACTIVATIONS, COLLAPSE_MODES, DEFAULT_QUANTIZERS, check_nvtx_np)
+    ACTIVATIONS, COLLAPSE_MODES, DEFAULT_QUANTIZERS, check_nvtx_np, set_graph_options)
 
 class QuantizedGraphLayer(keras.layers.Layer):
     """Base of the graph layers: quantizer points, nvtx handling and collapse.
@@ -30,13 +30,7 @@ class QuantizedGraphLayer(keras.layers.Layer):
                  **kwargs):
         specs = {p: kwargs.pop(f"{p}_quantizer", None) for p in self.POINTS}
         super().__init__(**kwargs)
-        if collapse not in COLLAPSE_MODES:
-            raise UserError(f"{self.name}: collapse={collapse!r}; valid: {COLLAPSE_MODES}")
-        if output_activation not in ACTIVATIONS:
-            raise UserError(f"{self.name}: output_activation={output_activation!r}; valid: {ACTIVATIONS}")
-        self.collapse = collapse
-        self.mean_by_nvert = bool(mean_by_nvert)
-        self.output_activation = output_activation
+        set_graph_options(self, collapse, mean_by_nvert, output_activation)
         self.quantized = bool(quantized) or any(v is not None for v in specs.values())
         if self.quantized:
             for p in self.POINTS:

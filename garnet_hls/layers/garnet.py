@@ -29,8 +29,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from garnet_hls.core import tables
-from garnet_hls.errors import UserError
-from garnet_hls.core.semantics import GARNET_POINTS, garnet_block_dims
+from garnet_hls.core.semantics import GARNET_POINTS, garnet_block_dims, set_garnet_options
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
 
 
@@ -40,16 +39,7 @@ class _GarNetBlocks(QuantizedGraphLayer):
 
     def __init__(self, n_aggregators, n_filters, n_propagate, simplified=True, **kwargs):
         super().__init__(**kwargs)
-        self.n_aggregators = [int(v) for v in n_aggregators]
-        self.n_filters = [int(v) for v in n_filters]
-        self.n_propagate = [int(v) for v in n_propagate]
-        if not (len(self.n_aggregators) == len(self.n_filters) == len(self.n_propagate) >= 1):
-            raise UserError(f"{self.name}: n_aggregators, n_filters and n_propagate need one entry per block")
-        if min(self.n_aggregators + self.n_filters + self.n_propagate) < 1:
-            raise UserError(f"{self.name}: aggregators, filters and propagated features must be >= 1")
-        self.simplified = bool(simplified)
-        self.n_blocks = len(self.n_aggregators)
-        self.n_out = self.n_filters[-1]
+        set_garnet_options(self, n_aggregators, n_filters, n_propagate, simplified)
 
     def _prefix(self, b):
         return f"block{b}_" if isinstance(self, GarNetStack) else ""

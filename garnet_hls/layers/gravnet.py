@@ -29,7 +29,8 @@ import tf_keras as keras
 from garnet_hls.core import tables
 from garnet_hls.errors import UserError
 from garnet_hls.layers.common import QuantizedGraphLayer, masked_max
-from garnet_hls.core.semantics import DISTANCES, GRAVNET_DEFAULT_OVERRIDES, GRAVNET_POINTS
+from garnet_hls.core.semantics import (GRAVNET_DEFAULT_OVERRIDES, GRAVNET_OPTIONS, GRAVNET_POINTS,
+                                      set_gravnet_options)
 
 
 @keras.saving.register_keras_serializable(package="garnet_hls")
@@ -53,22 +54,11 @@ class GravNet(QuantizedGraphLayer):
     def __init__(self, n_dimensions, n_filters, n_propagate, n_neighbours, distance="l2", potential_scale=10.0,
                  **kwargs):
         super().__init__(**kwargs)
-        if distance not in DISTANCES:
-            raise UserError(f"{self.name}: distance={distance!r}; valid: {DISTANCES}")
-        self.n_dimensions = int(n_dimensions)
-        self.n_filters = int(n_filters)
-        self.n_propagate = int(n_propagate)
-        self.n_neighbours = int(n_neighbours)
-        if min(self.n_dimensions, self.n_filters, self.n_propagate, self.n_neighbours) < 1:
-            raise UserError(f"{self.name}: dimensions, filters, propagated features and k must be >= 1")
-        self.distance = distance
-        self.potential_scale = float(potential_scale)
-        self.n_out = self.n_filters
+        set_gravnet_options(self, n_dimensions, n_filters, n_propagate, n_neighbours, distance, potential_scale)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(n_dimensions=self.n_dimensions, n_filters=self.n_filters, n_propagate=self.n_propagate,
-                   n_neighbours=self.n_neighbours, distance=self.distance, potential_scale=self.potential_scale)
+        cfg.update({k: getattr(self, k) for k in GRAVNET_OPTIONS})
         return cfg
 
     def build_weights(self):
