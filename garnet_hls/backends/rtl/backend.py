@@ -32,7 +32,7 @@ class RTLBackend(Backend):
         from garnet_hls.backends.rtl.project import check_rtl_config, reuse_factor, write_project
 
         check_rtl_config(cfg, model)
-        if reuse_factor(cfg, model) > 1:  # the folded GarNet (issue #18)
+        if reuse_factor(cfg, model) > 1:  # the folded GarNet or GravNet (issue #18)
             from garnet_hls.backends.rtl.folded_rtl import write_folded_project
 
             return write_folded_project(model, cfg, tmp_dir, force=force, model_path=model_path)

