@@ -205,3 +205,18 @@ def test_convert_folds_a_gravnet_model_and_compare_checks_it(tmp_path, capsys):
     r = compare(model, prj, data, verilator=True)
     assert r.bit_exact and r.simulator.startswith("Verilator")
     assert main(["csim", str(prj), "--data", str(tmp_path / "ev.npz"), "-o", str(tmp_path / "out.npz")]) == 0
+
+
+def test_folded_gravnet_refuses_a_layer_between_blocks():
+    from qkeras import QDense
+
+    from garnet_hls.layers import GravNet
+
+    f, n = keras.Input((6, 4), name="features"), keras.Input((1,), dtype="int32", name="nvtx")
+    x = GravNet(2, 3, 2, 2, quantized=True, name="g1")([f, n])
+    x = QDense(3, kernel_quantizer="quantized_bits(8,1,alpha=1)", bias_quantizer="quantized_bits(8,1,alpha=1)",
+               name="mid")(x)
+    x = GravNet(2, 3, 2, 2, quantized=True, collapse="mean", name="g2")([x, n])
+    with pytest.raises(UserError, match=r"^layer g2 \(GravNet\): the folded RTL backend takes GravNet blocks chained "
+                                        r"directly"):
+        folding.plan(keras.Model([f, n], x), 2)
