@@ -8,6 +8,10 @@ every weight drawn from N(0, 0.5) with numpy seed 7), saved, then ``garnet-hls c
 project's schedule (latency, interval, per-module pipeline depth), da4ml's LUT estimate (an estimate before
 synthesis) and the DSP48E2 count, one JSON line per size. ``--breakdown``: da4ml's LUT estimate of one query
 lane's parts (keys, top-k, gathers, aggregates) per block. No synthesis.
+
+``--verilator-v32 N``: the ``gravnet_rtl_v32`` preset (tf_keras seed 7, biases uniform in [-0.5, 0.5], numpy seed
+7) converted with ReuseFactor 16 (2 lanes) at its 5 ns default, then ``compare`` on N calorimeter events (a
+quarter cut to a random nvtx) in the folded emulator and in Verilator, against the float64 Keras model.
 """
 
 from __future__ import annotations
@@ -94,12 +98,48 @@ def breakdown(V: int) -> list:
     return res
 
 
+def verilator_v32(n_events: int) -> dict:
+    import numpy as np
+    import tf_keras as keras
+
+    from garnet_hls.cli import main as cli
+    from garnet_hls.flows.compare import compare
+    from garnet_hls.models.build import build_preset_model
+    from garnet_hls.physics.data import generate_calo
+
+    keras.utils.set_random_seed(7)
+    model = build_preset_model("gravnet_rtl_v32")
+    rng = np.random.default_rng(7)
+    for w in model.weights:
+        if "bias" in w.name:
+            w.assign(rng.uniform(-0.5, 0.5, w.shape))
+    with tempfile.TemporaryDirectory() as d:
+        model.save(Path(d) / "m.keras")
+        if cli(["convert", str(Path(d) / "m.keras"), "--backend", "RTL", "--reuse-factor", "16", "-o",
+                str(Path(d) / "prj")]) != 0:
+            raise SystemExit("convert failed")
+        meta = json.loads((Path(d) / "prj" / "garnet_project.json").read_text())
+        data = generate_calo(n_events, n_vertices=32, seed=5)
+        data["nvtx"][::4] = rng.integers(0, 33, (len(data["nvtx"][::4]), 1))
+        res = {"preset": "gravnet_rtl_v32", "R": 16, "lanes": meta["lanes"], "events": n_events,
+               "latency_cycles": meta["latency_cycles"], "interval_cycles": meta["interval_cycles"]}
+        for sim in ("emulator", "verilator"):
+            t0 = time.perf_counter()
+            r = compare(model, Path(d) / "prj", data, verilator=sim == "verilator")
+            res[sim] = {"bit_exact": r.bit_exact, "events": r.n_events, "seconds": round(time.perf_counter() - t0, 1)}
+    return res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["128:64", "64:32"], help="V:R pairs")
     ap.add_argument("--clock", type=float, default=4.0, help="clock period in ns (= the latency cutoff)")
     ap.add_argument("--breakdown", action="store_true", help="da4ml's LUT estimate of one query lane's parts")
+    ap.add_argument("--verilator-v32", type=int, metavar="N", help="only the V=32 Verilator check on N events")
     a = ap.parse_args(argv)
+    if a.verilator_v32:
+        print(json.dumps(verilator_v32(a.verilator_v32)), flush=True)
+        return 0
     for size in a.sizes:
         V, R = (int(v) for v in size.split(":"))
         print(json.dumps(convert(V, R, a.clock)), flush=True)
