@@ -137,8 +137,8 @@ def test_folded_refuses_what_it_cannot_fold():
     model = fuzz.build_model(CASES[0][0])
     with pytest.raises(UserError, match="lanes must be 1..8"):
         F.plan_folded(model, 9)
-    grav = fuzz.draw_case(0, 0, "rtl")
-    grav["graph"] = [{**g, "kind": "GravNet", "n_dimensions": 2, "n_filters": 2, "n_propagate": 2,
-                      "n_neighbours": 2, "distance": "l2", "potential_scale": 1.0} for g in grav["graph"][:1]]
-    with pytest.raises(UserError, match="one GarNet or GarNetStack layer"):
-        F.plan_folded(fuzz.build_model(grav), 1)
+    two = case(20, 6, "GarNet", [2], [3], [2], True, "linear", None, False, False)
+    two["graph"].append({**two["graph"][0], "collapse": "mean"})  # two GarNet layers: not one block stack
+    with pytest.raises(UserError, match=r"one GarNet or GarNetStack layer, or a chain of GravNet blocks .*graph0 "
+                                        r"\(GarNet\), graph1 \(GarNet\)"):
+        F.plan_folded(fuzz.build_model(two), 1)

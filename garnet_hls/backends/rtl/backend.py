@@ -32,9 +32,9 @@ class RTLBackend(Backend):
         from garnet_hls.backends.rtl.project import check_rtl_config, reuse_factor, write_project
 
         check_rtl_config(cfg, model)
-        if reuse_factor(cfg, model) > 1:  # the folded GarNet (issue #18)
+        if reuse_factor(cfg, model) > 1:  # the folded GarNet or GravNet (issue #18)
             if type(model).__module__.split(".")[0] == "keras":
-                raise UserError("ReuseFactor > 1 (the folded GarNet) is not done for Keras 3 models yet "
+                raise UserError("ReuseFactor > 1 (a folded design) is not done for Keras 3 models yet "
                                 "(docs/keras3.md): use ReuseFactor 1")
             from garnet_hls.backends.rtl.folded_rtl import write_folded_project
 

@@ -99,9 +99,14 @@ class FoldedPlan:
     outputs: list  # [{"keras_name", "shape"}]
     not_bit_exact: list = field(default_factory=list)
     trace_seconds: float = 0.0
+    kind: str = "GarNet"  # "GravNet": folded_gravnet's plan (no aggs; pass 0 is the prep)
+    prep_lanes: int = 0  # GravNet: the prep's lanes and groups
+    prep_groups: int = 1
 
     @property
     def modules(self) -> list:
+        if self.kind == "GravNet":
+            return list(self.passes) + ([self.tail] if self.tail is not None else [])
         mods = [self.passes[0]]
         for b, agg in enumerate(self.aggs):
             mods += [agg, self.passes[b + 1]]
@@ -205,9 +210,12 @@ def _graph_layer(model):
     """The model's one GarNet/GarNetStack layer, fed by model inputs; every other layer is head after it."""
     kinds = [(layer, type(layer).__name__) for layer in model.layers]
     graph = [layer for layer, k in kinds if k in FOLDED_KINDS + ("GravNet",)]
+    if graph and all(type(g).__name__ == "GravNet" for g in graph):
+        return graph[0]  # folded_gravnet checks the chain
     if len(graph) != 1 or type(graph[0]).__name__ not in FOLDED_KINDS:
-        raise UserError("the folded RTL backend takes a model with one GarNet or GarNetStack layer (and a dense "
-                        "head after it)")
+        names = ", ".join(f"{g.name} ({type(g).__name__})" for g in graph) or "none"
+        raise UserError(f"the folded RTL backend takes one GarNet or GarNetStack layer, or a chain of GravNet "
+                        f"blocks (and a dense head after it); the model's graph layers: {names}")
     layer = graph[0]
     after = False
     for other, kind in kinds:
@@ -335,6 +343,8 @@ def plan_folded(model, lanes: int, latency_cutoff: float = 5.0) -> FoldedPlan:
 
     t0 = time.perf_counter()
     layer = _graph_layer(model)
+    if type(layer).__name__ == "GravNet":
+        raise UserError("a GravNet model folds through garnet_hls.backends.rtl.folding.plan (folded_gravnet)")
     V = layer.n_vertices
     if not 1 <= int(lanes) <= V:
         raise UserError(f"lanes must be 1..{V} (the layer's vertices), got {lanes}")
@@ -401,6 +411,7 @@ def emulate(plan: FoldedPlan, data: dict) -> list:
     as ``model.emulate`` gives the parallel design's."""
     from garnet_hls.backends.rtl.model import input_arrays
 
+    assert plan.kind == "GarNet", "a GravNet plan: folding.emulate"
     arrays = input_arrays(plan, data)
     kinds = [spec["kind"] for spec in plan.inputs]
     feats = arrays[kinds.index("features")]
@@ -452,6 +463,7 @@ def schedule(plan: FoldedPlan) -> dict:
     top, ``folded_rtl``) to the one in which its outputs are (``out_valid``). A new event can start every ``interval = G = ceil(V / L)`` clocks, and then up to
     ``B + 1`` events are in flight, one per pass.
     """
+    assert plan.kind == "GarNet", "a GravNet plan: folding.schedule"
     G = plan.groups
     n_pass = [m.depth for m in plan.passes]
     n_agg = [m.depth for m in plan.aggs]

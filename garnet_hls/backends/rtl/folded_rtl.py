@@ -1,4 +1,4 @@
-"""The Verilog of the folded GarNet / GarNetStack (issue #18, stage 1), and its Verilator test bench.
+"""The Verilog of the folded GarNet / GarNetStack and GravNet (issue #18, stage 1), and its Verilator test bench.
 
 :func:`write_folded` writes, for a :class:`~garnet_hls.backends.rtl.folded.FoldedPlan`, every module's
 pipeline with da4ml's code generator (``<top>_<module>.v`` and its ``_stage<i>.v``, da4ml's static sources
@@ -42,6 +42,7 @@ import numpy as np
 
 from garnet_hls.errors import UserError
 from garnet_hls.backends.rtl import folded as F
+from garnet_hls.backends.rtl import folding
 
 
 # ------------------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def write_folded(plan, path, name: str = "folded") -> dict:
             for fn, mem in table_mem_gen(sol).items():
                 (path / "src" / "memfiles" / fn).write_text(mem)
 
-    sched = F.schedule(plan)
+    sched = folding.schedule(plan)
     top, layout = _top_verilog(plan, sched, modnames, name)
     (path / "src" / f"{name}.v").write_text(top)
     layout["modules"] = modnames
@@ -203,6 +204,8 @@ def write_folded(plan, path, name: str = "folded") -> dict:
 
 
 def _top_verilog(plan, sched, modnames, name):
+    if plan.kind == "GravNet":
+        return _top_verilog_gravnet(plan, sched, modnames, name)
     layer = plan.layer
     B, L, G, Vn = len(plan.aggs), plan.lanes, plan.groups, plan.n_vertices
     NB = max(1, Vn.bit_length())
@@ -213,53 +216,8 @@ def _top_verilog(plan, sched, modnames, name):
     ins = {id(m): _in_layout(m) for m in plan.modules}
     outs = {id(m): _out_layout(m) for m in plan.modules}
 
-    # the event port: pass 0's x elements, vertex-major
-    x0 = ins[id(plan.passes[0])]["x"]
-    kx = {kif for _, _, _, kif in x0}
-    assert len(kx) == 1, "pass 0's x elements differ in format"
-    kx = kx.pop()
-    wx, nf = sum(kx), len(x0) // L
-    W_IN = Vn * nf * wx
-
-    # the control line: (valid, nvtx) of the event that came d clocks ago, d = 0..lat
-    t.decl.append(f"reg [{lat}:1] sr_v;")
-    t.decl.append(f"reg [{NB - 1}:0] sr_n [1:{lat}];")
-    t.seq.append(f"sr_v <= {{sr_v[{lat - 1}:1], in_valid}};" if lat > 1 else "sr_v <= in_valid;")
-    t.seq.append("sr_n[1] <= in_nvtx;")
-    if lat > 1:
-        t.seq.append(f"for (i = 2; i <= {lat}; i = i + 1) sr_n[i] <= sr_n[i - 1];")
-
-    def ctl_v(d):
-        return "in_valid" if d == 0 else f"sr_v[{d}]"
-
-    def ctl_n(d):
-        return "in_nvtx" if d == 0 else f"sr_n[{d}]"
-
-    # the event's features, latched; the group counter of pass 0; the lanes' x of the current group
-    t.decl.append("// verilator lint_off UNUSEDSIGNAL")  # group 0 is taken from the port itself
-    t.reg("ev_feat", W_IN)
-    t.decl.append("// verilator lint_on UNUSEDSIGNAL")
-    t.reg("g0", CB)
-    t.decl.append(f"reg [{L * nf * wx - 1}:0] lanes_x;")
-
-    def group_x(bus, g):
-        parts = []
-        for l in range(L):
-            s = g * L + l
-            for f in range(nf):
-                parts.append(f"{bus}[{(s * nf + f + 1) * wx - 1}:{(s * nf + f) * wx}]" if s < Vn else f"{wx}'b0")
-        return _cat(parts)
-
-    cases = "\n".join(f"            {CB}'d{g}: lanes_x = {group_x('ev_feat', g)};" for g in range(1, G))
-    t.comb.append("always @* begin\n"
-                  f"        if (in_valid) lanes_x = {group_x('in_feat', 0)};\n"
-                  + (f"        else case (g0)\n{cases}\n            default: lanes_x = {L * nf * wx}'b0;\n"
-                     "        endcase\n" if G > 1 else f"        else lanes_x = {L * nf * wx}'b0;\n")
-                  + "    end")
-    t.seq.append("if (in_valid) ev_feat <= in_feat;")
-    t.seq.append(f"if (rst) g0 <= {CB}'d{G}; else if (in_valid) g0 <= {CB}'d1; "
-                 f"else if (g0 < {CB}'d{G}) g0 <= g0 + {CB}'d1;")
-
+    ctl_v, ctl_n = _control_line(t, lat, NB)  # first: its shift is t.seq[0], under the reset
+    kx, wx, nf, W_IN = _event_port(t, ins[id(plan.passes[0])]["x"], L, G, Vn, CB)
     mods_v = []  # instance lines
 
     def instance(mod, inp_parts, tag):
@@ -278,18 +236,7 @@ def _top_verilog(plan, sched, modnames, name):
     agg_out, pass_out, valid0 = [], [], []
     for p, mod in enumerate(plan.passes):
         lay = ins[id(mod)]
-        # the group counter and valid lanes of pass p
-        s = start[p]
-        t.reg(f"nv{p}", NB)
-        t.reg(f"base{p}", CB)
-        st = ctl_v(s)
-        nv = t.wire(f"nvc{p}", NB, f"{st} ? {ctl_n(s)} : nv{p}")
-        base = t.wire(f"basec{p}", CB, f"{st} ? {CB}'d0 : base{p}")
-        t.seq.append(f"if ({st}) nv{p} <= {ctl_n(s)};")
-        t.seq.append(f"base{p} <= ({base} < {CB}'d{G * L}) ? {base} + {CB}'d{L} : {base};")
-        vbits = [f"(({base} + {CB}'d{l}) < {{{CB - NB}'b0, {nv}}})" if CB > NB else f"(({base} + {CB}'d{l}) < {nv})"
-                 for l in range(L)]
-        valid = t.wire(f"valid{p}", L, _cat(vbits))
+        valid, base, nv = _group_counter(t, p, start[p], L, G, NB, CB, ctl_v, ctl_n)
         parts = []
         for port, els in lay.items():
             if port == "valid":
@@ -318,9 +265,130 @@ def _top_verilog(plan, sched, modnames, name):
 
     W_OUT, dec = _outputs(t, plan, sched, ins, outs, ctl_v, ctl_n, instance, NB, depth)
 
+    code = _module_text(t, mods_v, name, f"{layer.name} ({type(layer).__name__}): {L} lanes, {G} groups per "
+                        f"event, interval {G}, latency {lat}", NB, W_IN, W_OUT, lat)
+    layout = {"top": name, "lanes": L, "groups": G, "n_vertices": Vn, "nvtx_bits": NB, "in_bits": W_IN,
+              "in_kif": list(kx), "in_features": nf, "out_bits": W_OUT, "outputs": dec, "schedule": sched}
+    return code, layout
+
+
+
+def _top_verilog_gravnet(plan, sched, modnames, name):
+    """The folded GravNet's top (``folded_gravnet``): the prep on the latched event (Lp lanes, Gp groups), then
+    per query pass p a register file latched with the previous pass's outputs of every group, the group
+    counter, the candidate bits and the lanes' own x and s picked from the register file by group."""
+    from garnet_hls.backends.rtl.folded_gravnet import RF_GLUE
+
+    B, L, G, Vn = len(plan.passes) - 1, plan.lanes, plan.groups, plan.n_vertices
+    Lp, Gp = plan.prep_lanes, plan.prep_groups
+    NB = max(1, Vn.bit_length())
+    CB = max(1, (max(G * L, Gp * Lp) + max(L, Lp)).bit_length())
+    start, lat = sched["pass_start"], sched["latency"]
+    depth = [m.depth for m in plan.passes]
+    t = _Top()
+    ins = {id(m): _in_layout(m) for m in plan.modules}
+    outs = {id(m): _out_layout(m) for m in plan.modules}
+    ctl_v, ctl_n = _control_line(t, lat, NB)  # first: its shift is t.seq[0], under the reset
+    prep = plan.passes[0]
+    kx, wx, nf, W_IN = _event_port(t, ins[id(prep)]["x"], Lp, Gp, Vn, CB)
+    mods_v = []
+
+    def instance(mod, inp_parts, tag):
+        w_in = sum(w for port in ins[id(mod)].values() for _, _, w, _ in port)
+        w_out = sum(w for port in outs[id(mod)].values() for _, _, w, _ in port)
+        inp = t.wire(f"{tag}_in", w_in, _cat(inp_parts))
+        t.decl.append(f"wire [{w_out - 1}:0] {tag}_out;")
+        mods_v.append(f"{modnames[mod.name]} u_{tag} (.clk(clk), .model_inp({inp}), .model_out({tag}_out));")
+        return f"{tag}_out"
+
+    assert list(ins[id(prep)]) == ["x"]
+    instance(prep, _port_feed(t, ins[id(prep)]["x"], "lanes_x", [(e, e * wx, wx, kx) for e in range(Lp * nf)]),
+             "pass0")
+    for p in range(1, B + 1):
+        mod, src = plan.passes[p], plan.passes[p - 1]
+        Gs, Ls = (Gp, Lp) if p == 1 else (G, L)
+        # the register file: every group of pass p-1's outputs (x, s, f), latched with the last group
+        so = outs[id(src)]
+        W = sum(_bits(v) for v in so.values())
+        done = start[p - 1] + Gs - 1 + depth[p - 1] + F.PASS_GLUE
+        assert start[p] == done + RF_GLUE
+        parts = []
+        if Gs > 1:
+            t.decl.append(f"reg [{W - 1}:0] rfb{p} [0:{Gs - 2}];")
+            t.seq.append(f"rfb{p}[{Gs - 2}] <= pass{p - 1}_out;")
+            if Gs > 2:
+                t.seq.append(f"for (i = 0; i < {Gs - 2}; i = i + 1) rfb{p}[i] <= rfb{p}[i + 1];")
+            parts = [t.wire(f"rfb{p}_{g}", W, f"rfb{p}[{g}]") for g in range(Gs - 1)]
+        parts.append(f"pass{p - 1}_out")
+        rf = t.reg(f"rf{p}", W * Gs)
+        t.seq.append(f"if ({ctl_v(done)}) {rf} <= {_cat(parts)};")
+        dims = {port: shape[-1] for port, shape in src.outputs}
+        src_el = {port: {e: (lo, w, kif) for e, lo, w, kif in els} for port, els in so.items()}
+
+        def vertex_el(port, v, c, dst_kif):
+            """Element c of vertex v's ``port`` in the register file, in the format dst_kif."""
+            g, l = divmod(v, Ls)
+            lo, w, kif = src_el[port][l * dims[port] + c]
+            assert w > 0, "a live input fed by a constant output"
+            lo += g * W
+            return t.convert(f"{rf}[{lo + w - 1}:{lo}]", kif, dst_kif)
+
+        valid, base, nv = _group_counter(t, p, start[p], L, G, NB, CB, ctl_v, ctl_n)
+        vj = t.wire(f"vj{p}", Vn, _cat([f"({NB}'d{j} < {nv})" for j in range(Vn)]))
+        cand = t.wire(f"cand{p}", L * Vn, _cat([f"({vj}[{j}] & ({base} + {CB}'d{l} != {CB}'d{j}))"
+                                                  for l in range(L) for j in range(Vn)]))
+        lay = ins[id(mod)]
+        # the lanes' own x and s: the register file's vertices g L + l, picked by the group (zeros past V)
+        qports = [q for q in ("xq", "sq") if q in lay]
+        wq = sum(_bits(lay[q]) for q in qports)
+        if wq:
+            t.decl.append(f"reg [{wq - 1}:0] q{p};")
+            cases = []
+            for g in range(G):
+                qp = []
+                for q in qports:
+                    d = dims[q[0]]
+                    for e, _, w, kif in lay[q]:
+                        l, c = divmod(e, d)
+                        v = g * L + l
+                        qp.append(vertex_el(q[0], v, c, kif) if v < Vn else f"{w}'b0")
+                cases.append(f"            {CB}'d{g * L}: q{p} = {_cat(qp)};")
+            t.comb.append("always @* begin\n"
+                          f"        case ({base})\n" + "\n".join(cases) +
+                          f"\n            default: q{p} = {wq}'b0;\n        endcase\n    end")
+        parts, qlo = [], 0
+        for port, els in lay.items():
+            if port in ("S", "F"):
+                d = dims[port.lower()]
+                for e, _, w, kif in els:
+                    j, c = divmod(e, d)
+                    parts.append(vertex_el(port.lower(), j, c, kif))
+            elif port in ("xq", "sq"):
+                w = _bits(els)
+                if w:
+                    parts.append(f"q{p}[{qlo + w - 1}:{qlo}]")
+                qlo += w
+            elif port == "cand":
+                parts += _port_feed(t, els, cand, [(e, e, 1, (0, 1, 0)) for e in range(L * Vn)])
+            elif port == "valid":
+                parts += _port_feed(t, els, valid, [(e, e, 1, (0, 1, 0)) for e in range(L)])
+            elif port == "nvtx":
+                parts += _port_feed(t, els, nv, [(0, 0, NB, (0, NB, 0))])
+            else:
+                raise AssertionError(port)
+        instance(mod, parts, f"pass{p}")
+
+    W_OUT, dec = _outputs(t, plan, sched, ins, outs, ctl_v, ctl_n, instance, NB, depth)
+    code = _module_text(t, mods_v, name, f"GravNet {plan.layer.name} ({B} blocks): {L} lanes, {G} groups per "
+                        f"event (prep: {Lp} lanes), interval {G}, latency {lat}", NB, W_IN, W_OUT, lat)
+    layout = {"top": name, "lanes": L, "groups": G, "n_vertices": Vn, "nvtx_bits": NB, "in_bits": W_IN,
+              "in_kif": list(kx), "in_features": nf, "out_bits": W_OUT, "outputs": dec, "schedule": sched}
+    return code, layout
+
+def _module_text(t, mods_v, name, what, NB, W_IN, W_OUT, lat) -> str:
     sep = "\n    "
-    code = f"""`timescale 1 ns / 1 ps
-// The folded {layer.name} ({type(layer).__name__}): {L} lanes, {G} groups per event, interval {G}, latency {lat}
+    return f"""`timescale 1 ns / 1 ps
+// The folded {what}
 // clocks from in_valid to out_valid (garnet_hls.backends.rtl.folded.schedule). Generated by garnet-hls.
 module {name} (
     input clk,
@@ -346,9 +414,75 @@ module {name} (
     assign out_data = out_reg;
 endmodule
 """
-    layout = {"top": name, "lanes": L, "groups": G, "n_vertices": Vn, "nvtx_bits": NB, "in_bits": W_IN,
-              "in_kif": list(kx), "in_features": nf, "out_bits": W_OUT, "outputs": dec, "schedule": sched}
-    return code, layout
+
+
+def _control_line(t, lat, NB):
+    """(valid, nvtx) of the event that came d clocks ago, d = 0..lat; returns (ctl_v, ctl_n): d -> wire."""
+    t.decl.append(f"reg [{lat}:1] sr_v;")
+    t.decl.append(f"reg [{NB - 1}:0] sr_n [1:{lat}];")
+    t.seq.append(f"sr_v <= {{sr_v[{lat - 1}:1], in_valid}};" if lat > 1 else "sr_v <= in_valid;")
+    t.seq.append("sr_n[1] <= in_nvtx;")
+    if lat > 1:
+        t.seq.append(f"for (i = 2; i <= {lat}; i = i + 1) sr_n[i] <= sr_n[i - 1];")
+
+    def ctl_v(d):
+        return "in_valid" if d == 0 else f"sr_v[{d}]"
+
+    def ctl_n(d):
+        return "in_nvtx" if d == 0 else f"sr_n[{d}]"
+
+    return ctl_v, ctl_n
+
+
+def _event_port(t, x0, L, G, Vn, CB):
+    """The event's features, latched at in_valid; the group counter ``g0`` of pass 0 and ``lanes_x``, the
+    L lanes' x of the current group (group 0 straight from the port). ``x0``: pass 0's x port layout.
+    Returns (x's (k, i, f), its width, features per vertex, the port's width)."""
+    kx = {kif for _, _, _, kif in x0}
+    assert len(kx) == 1, "pass 0's x elements differ in format"
+    kx = kx.pop()
+    wx, nf = sum(kx), len(x0) // L
+    W_IN = Vn * nf * wx
+    t.decl.append("// verilator lint_off UNUSEDSIGNAL")  # group 0 is taken from the port itself
+    t.reg("ev_feat", W_IN)
+    t.decl.append("// verilator lint_on UNUSEDSIGNAL")
+    t.reg("g0", CB)
+    t.decl.append(f"reg [{L * nf * wx - 1}:0] lanes_x;")
+
+    def group_x(bus, g):
+        parts = []
+        for l in range(L):
+            s = g * L + l
+            for f in range(nf):
+                parts.append(f"{bus}[{(s * nf + f + 1) * wx - 1}:{(s * nf + f) * wx}]" if s < Vn else f"{wx}'b0")
+        return _cat(parts)
+
+    cases = "\n".join(f"            {CB}'d{g}: lanes_x = {group_x('ev_feat', g)};" for g in range(1, G))
+    t.comb.append("always @* begin\n"
+                  f"        if (in_valid) lanes_x = {group_x('in_feat', 0)};\n"
+                  + (f"        else case (g0)\n{cases}\n            default: lanes_x = {L * nf * wx}'b0;\n"
+                     "        endcase\n" if G > 1 else f"        else lanes_x = {L * nf * wx}'b0;\n")
+                  + "    end")
+    t.seq.append("if (in_valid) ev_feat <= in_feat;")
+    t.seq.append(f"if (rst) g0 <= {CB}'d{G}; else if (in_valid) g0 <= {CB}'d1; "
+                 f"else if (g0 < {CB}'d{G}) g0 <= g0 + {CB}'d1;")
+    return kx, wx, nf, W_IN
+
+
+def _group_counter(t, p, s, L, G, NB, CB, ctl_v, ctl_n):
+    """Pass p (starting at clock ``s``): its slot base ``g L`` of the current group (``basec{p}``), the event's
+    nvtx (``nvc{p}``) and the lanes' ``valid{p} = g L + l < nvtx``; returns the three wires' names."""
+    t.reg(f"nv{p}", NB)
+    t.reg(f"base{p}", CB)
+    st = ctl_v(s)
+    nv = t.wire(f"nvc{p}", NB, f"{st} ? {ctl_n(s)} : nv{p}")
+    base = t.wire(f"basec{p}", CB, f"{st} ? {CB}'d0 : base{p}")
+    t.seq.append(f"if ({st}) nv{p} <= {ctl_n(s)};")
+    t.seq.append(f"base{p} <= ({base} < {CB}'d{G * L}) ? {base} + {CB}'d{L} : {base};")
+    vbits = [f"(({base} + {CB}'d{l}) < {{{CB - NB}'b0, {nv}}})" if CB > NB else f"(({base} + {CB}'d{l}) < {nv})"
+             for l in range(L)]
+    valid = t.wire(f"valid{p}", L, _cat(vbits))
+    return valid, base, nv
 
 
 def _barrier(t, plan, sched, p, dst, tag, ins, outs, ctl_v, ctl_n, instance, ports, NB, depth):
@@ -391,7 +525,7 @@ def _barrier(t, plan, sched, p, dst, tag, ins, outs, ctl_v, ctl_n, instance, por
 def _outputs(t, plan, sched, ins, outs, ctl_v, ctl_n, instance, NB, depth):
     """The output register; returns (its width, the decoding: per model output its elements' (lo, width,
     k, i, f), padding slots dropped)."""
-    G, L, Vn, B = plan.groups, plan.lanes, plan.n_vertices, len(plan.aggs)
+    G, L, Vn, B = plan.groups, plan.lanes, plan.n_vertices, len(plan.passes) - 1
     last = plan.passes[-1]
     if plan.tail is None:
         lay = outs[id(last)]
@@ -633,7 +767,8 @@ def save_plan(plan, path):
                          "outputs": [[n, list(s)] for n, s in m.outputs], "live": m.live.astype(int).tolist()})
     (path / "plan.json").write_text(json.dumps({
         "n_vertices": plan.n_vertices, "lanes": plan.lanes, "groups": plan.groups, "inputs": plan.inputs,
-        "outputs": plan.outputs, "not_bit_exact": plan.not_bit_exact, "modules": mods}, indent=1))
+        "outputs": plan.outputs, "not_bit_exact": plan.not_bit_exact, "kind": plan.kind,
+        "prep_lanes": plan.prep_lanes, "prep_groups": plan.prep_groups, "modules": mods}, indent=1))
 
 
 def load_plan(path):
@@ -649,7 +784,9 @@ def load_plan(path):
         roles[m["role"]].append(F.Module(m["name"], comb, [(n, tuple(s)) for n, s in m["inputs"]],
                                          [(n, tuple(s)) for n, s in m["outputs"]], np.asarray(m["live"], dtype=bool)))
     return F.FoldedPlan(None, d["n_vertices"], d["lanes"], d["groups"], roles["pass"], roles["agg"],
-                        roles["tail"][0] if roles["tail"] else None, d["inputs"], d["outputs"], d["not_bit_exact"])
+                        roles["tail"][0] if roles["tail"] else None, d["inputs"], d["outputs"], d["not_bit_exact"],
+                        kind=d.get("kind", "GarNet"), prep_lanes=d.get("prep_lanes", 0),
+                        prep_groups=d.get("prep_groups", 1))
 
 
 def _write_constraints(path, name, part, clock):
@@ -685,7 +822,7 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
     cutoff = float(cfg.get("LatencyCutoff") or clock)
     rf = reuse_factor(cfg, model)
-    plan = F.plan_folded(model, lanes_for(model, rf), latency_cutoff=cutoff)
+    plan = folding.plan(model, lanes_for(model, rf), latency_cutoff=cutoff)
     cost = float(sum(m.comb.cost for m in plan.modules))
     dsps = sum(dsp_count(m.comb) for m in plan.modules)
     warning = fit_check(cost, part, force, dsps)
@@ -697,7 +834,7 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     write_folded(plan, tmp, name)
     _write_constraints(tmp, name, part, clock)
     save_plan(plan, tmp / "model" / "folded")
-    s = F.schedule(plan)
+    s = folding.schedule(plan)
     shim = SimpleNamespace(inputs=plan.inputs, outputs=plan.outputs, n_vertices=plan.n_vertices,
                            comb=SimpleNamespace(cost=cost), not_bit_exact=plan.not_bit_exact)
     meta = project_meta(model, shim, name, part, clock, cutoff, s["latency"], model_path)
@@ -728,5 +865,5 @@ class FoldedSim:
                                           write=False)
 
     def run(self, data: dict, trace=False, progress=False, chunk=None):
-        outs = self._model.run(data)[0] if self.verilator else F.emulate(self._plan, data)
+        outs = self._model.run(data)[0] if self.verilator else folding.emulate(self._plan, data)
         return {o["keras_name"]: a for o, a in zip(self.meta["outputs"], outs)}, {}

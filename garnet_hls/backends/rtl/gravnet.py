@@ -124,91 +124,149 @@ def _weight_of_code(code, wtab):
     return code.lookup(table, (0.0, float(len(table) - 1), 1.0))
 
 
-def trace_layer(layer, x, nvtx):
-    trace = C.da()
-    C.check_quantized(layer)
+class _Consts:
+    """The constants of a GravNet layer's neighbour selection and aggregation (shared by the fully parallel
+    trace and the folded lanes)."""
+
+    def __init__(self, layer):
+        T = layer.types
+        V = layer.n_vertices
+        self.t_d = T["distance"]
+        self.jbits = max(1, math.ceil(math.log2(V)))
+        self.dbits = self.t_d.width
+        # key = code(d) * 2^J + j, an integer; padding candidates get 2^(D+J)
+        self.scale = 2.0 ** (self.t_d.frac + self.jbits)
+        self.pad_key = float(2 ** (self.dbits + self.jbits))
+        # the distance table over code(d) = 0 .. 2^D, the last (the padding key's) entry 0
+        n_codes = 1 << self.dbits
+        by_code = tables.exp_neg_scaled_table(self.t_d, T["edge_weight"], layer.potential_scale)
+        if self.t_d.signed:  # only non-negative codes occur
+            by_code = np.concatenate([by_code[: n_codes // 2], np.zeros(n_codes // 2)])
+        self.wtab = np.concatenate([by_code, [0.0]])
+        self.recip = float(tables.reciprocal_table(layer._n_max, T["reciprocal"])[layer.n_neighbours])
+
+
+def prep(layer, x):
+    """The per-vertex half of a block: ``x`` quantized to the input type, the coordinates s and features f."""
     T = layer.types
-    V, S, P, k = layer.n_vertices, layer.n_dimensions, layer.n_propagate, layer.n_neighbours
-    hw = x.hwconf
     W = _weights(layer)
+    x = C.quantize(x, T["input"])
+    s = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["coordinate"])
+    f = C.quantize(C.dense(x, W["P_kernel"], W["P_bias"]), T["feature"])
+    return x, s, f
+
+
+def distance(layer, si, sj):
+    """Q_dist of the distance between two coordinate rows (lists of variables)."""
+    acc = None
+    for a, b in zip(si, sj):
+        diff = C.tag(a - b, "distances")
+        term = C.vmul(diff, diff) if layer.distance == "l2" else abs(diff)
+        acc = term if acc is None else acc + term
+    C.tag(acc, "distances")
+    return C.tag(C._quantize_var(acc, layer.types["distance"]), "quantization")
+
+
+def row_aggregates(layer, keys, f_rows, slot_filled, K: _Consts, hw):
+    """(mean, max) of one row: the quantized aggregates (lists of P variables) from its candidate keys."""
+    from da4ml.trace import FixedVariable
+
+    trace = C.da()
+    T = layer.types
+    k, P = layer.n_neighbours, layer.n_propagate
+    C.tag(keys, "masking (nvtx)")
+    sel = C.tag(top_k(keys, k, K.pad_key), "comparators and top-k")
+    prods = []
+    for key in sel:
+        if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
+            prods.append([0.0] * P)
+            continue
+        dpart = key.quantize(0, K.dbits + K.jbits + 1, -K.jbits, "WRAP", "TRN") * (1.0 / 2 ** K.jbits)  # code(d)
+        w = C.tag(_weight_of_code(dpart, K.wtab), "tables")
+        fj = C.tag(_gather(f_rows, key, K.jbits), "comparators and top-k")
+        prods.append(C.shared_products(w, fj))  # w shared: packable (Multipliers)
+    prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
+    total = C.tag(np.sum(prod, axis=0), "accumulators")
+    mean = C.quantize(C.scale(total, K.recip), T["aggregate"])._vars
+    # max over filled slots, 0 when none. A valid row has min(k, nvtx - 1) filled slots, a prefix
+    # (the padding key sorts last): slot s is filled iff nvtx > s + 1 (a comparator on nvtx, not a bit
+    # of the key: da4ml's mux on a key bit picked the wrong input on some events). An empty slot
+    # stands in with slot 0's value, which leaves the max of the filled ones.
+    pv = prod._vars
+    m = list(pv[0])
+    for sl in range(1, k):
+        cand = [C.mux(slot_filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
+        m = [C.vmax(a, b) for a, b in zip(m, cand)]
+    m = C.tag([C.mux(slot_filled[0], v, 0.0) for v in m], "comparators and top-k")
+    mx = C.quantize(trace.FixedVariableArray(np.array(m, dtype=object), hwconf=hw), T["aggregate"])._vars
+    return mean, mx
+
+
+def output_transform(layer, x, mean, mx, valid):
+    """y = act(concat(x, mean, max) W_O + b_O), rows masked to 0 where ``valid`` is 0 (arrays (n, .))."""
+    trace = C.da()
+    W = _weights(layer)
+    z = trace.FixedVariableArray(np.concatenate([x._vars, mean, mx], axis=1), hwconf=x.hwconf)
+    pre = C.dense(z, W["O_kernel"], W["O_bias"])
+    y = C.activation(pre, layer.output_activation, layer.types, layer)
+    return C.where(valid.reshape(len(valid._vars), 1), y, 0.0)
+
+
+def lane_block(layer, x, sq, S_all, F_all, cand, valid, nvtx):
+    """One block for L query vertices (a folded GravNet's lanes): ``x`` (L, F_in) their quantized inputs, ``sq``
+    (L, S) their coordinates, ``S_all`` (V, S) / ``F_all`` (V, P) every vertex's, ``cand`` (L, V) 0/1 whether
+    vertex j is a candidate neighbour of lane l's vertex (j < nvtx and j != i), ``valid`` (L,) i < nvtx.
+    Returns the masked outputs y (L, F_out); the same values as :func:`trace_layer`'s rows."""
+    from da4ml.trace import FixedVariable
+
+    hw = x.hwconf
+    V = layer.n_vertices
+    K = _Consts(layer)
+    nv_var = nvtx._vars.ravel()[0]
+    slot_filled = C.tag([nv_var > (s + 1) for s in range(layer.n_neighbours)], "masking (nvtx)")
+    f_rows = [list(F_all._vars[j]) for j in range(V)]
+    sv, cv = S_all._vars, cand._vars
+    means, maxes = [], []
+    for lane in range(len(x._vars)):
+        keys = []
+        for j in range(V):
+            key = distance(layer, sq._vars[lane], sv[j]) * K.scale + float(j)
+            c = cv[lane, j]
+            keys.append(C.mux(c, key, K.pad_key) if isinstance(c, FixedVariable) and c.low != c.high
+                        else (key if float(c if not isinstance(c, FixedVariable) else c.low) else K.pad_key))
+        mean, mx = row_aggregates(layer, keys, f_rows, slot_filled, K, hw)
+        means.append(mean)
+        maxes.append(mx)
+    return output_transform(layer, x, np.stack(means), np.stack(maxes), valid)
+
+
+def trace_layer(layer, x, nvtx):
+    C.check_quantized(layer)
+    V = layer.n_vertices
+    hw = x.hwconf
     valid = C.valid_mask(nvtx, V)
     # padding rows are not zeroed here: their keys are replaced by the padding key, which selects edge
     # weight 0, and their own outputs are masked at the end (same values, one mux level earlier)
-    x = C.quantize(x, T["input"])
-
-    s = C.quantize(C.dense(x, W["S_kernel"], W["S_bias"]), T["coordinate"])  # (V, S)
-    f = C.quantize(C.dense(x, W["P_kernel"], W["P_bias"]), T["feature"])  # (V, P)
-
-    t_d = T["distance"]
-    jbits = max(1, math.ceil(math.log2(V)))
-    dbits = t_d.width
-    # key = code(d) * 2^J + j, an integer; padding candidates get 2^(D+J)
-    scale = 2.0 ** (t_d.frac + jbits)
-    pad_key = float(2 ** (dbits + jbits))
+    x, s, f = prep(layer, x)
+    K = _Consts(layer)
     sv, vv = s._vars, valid._vars
-    dist = {}
-    for i in range(V):
-        for j in range(i + 1, V):
-            acc = None
-            for c in range(S):
-                diff = C.tag(sv[i, c] - sv[j, c], "distances")
-                term = C.vmul(diff, diff) if layer.distance == "l2" else abs(diff)
-                acc = term if acc is None else acc + term
-            C.tag(acc, "distances")
-            dist[i, j] = C.tag(C._quantize_var(acc, t_d), "quantization")
-
-    # the distance table over code(d) = 0 .. 2^D, the last (the padding key's) entry 0
-    n_codes = 1 << dbits
-    by_code = tables.exp_neg_scaled_table(t_d, T["edge_weight"], layer.potential_scale)
-    if t_d.signed:  # only non-negative codes occur
-        by_code = np.concatenate([by_code[: n_codes // 2], np.zeros(n_codes // 2)])
-    wtab = np.concatenate([by_code, [0.0]])
-    recip = float(tables.reciprocal_table(layer._n_max, T["reciprocal"])[k])
+    dist = {(i, j): distance(layer, sv[i], sv[j]) for i in range(V) for j in range(i + 1, V)}  # once per pair
     f_rows = [list(f._vars[j]) for j in range(V)]
 
-    means, maxes = [], []
     from da4ml.trace import FixedVariable
 
     nv_var = nvtx._vars.ravel()[0]
-    slot_filled = C.tag([nv_var > (s + 1) for s in range(k)], "masking (nvtx)")  # 1 when slot s holds a neighbour
+    slot_filled = C.tag([nv_var > (s + 1) for s in range(layer.n_neighbours)], "masking (nvtx)")  # 1 when slot s holds a neighbour
+    means, maxes = [], []
     for i in range(V):
         keys = []
         for j in range(V):
             if j == i:
                 continue
-            d = dist[min(i, j), max(i, j)]
-            key = d * scale + float(j)
-            keys.append(C.mux(vv[j], key, pad_key) if isinstance(vv[j], FixedVariable) else key)
-        C.tag(keys, "masking (nvtx)")
-        sel = C.tag(top_k(keys, k, pad_key), "comparators and top-k")
-        prods = []
-        for key in sel:
-            if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
-                prods.append([0.0] * P)
-                continue
-            dpart = key.quantize(0, dbits + jbits + 1, -jbits, "WRAP", "TRN") * (1.0 / 2 ** jbits)  # code(d)
-            w = C.tag(_weight_of_code(dpart, wtab), "tables")
-            fj = C.tag(_gather(f_rows, key, jbits), "comparators and top-k")
-            prods.append(C.shared_products(w, fj))  # w shared: packable (Multipliers)
-        prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
-        total = C.tag(np.sum(prod, axis=0), "accumulators")
-        means.append(C.quantize(C.scale(total, recip), T["aggregate"])._vars)
-        # max over filled slots, 0 when none. A valid row has min(k, nvtx - 1) filled slots, a prefix
-        # (the padding key sorts last): slot s is filled iff nvtx > s + 1 (a comparator on nvtx, not a bit
-        # of the key: da4ml's mux on a key bit picked the wrong input on some events). An empty slot
-        # stands in with slot 0's value, which leaves the max of the filled ones.
-        pv = prod._vars
-        m = list(pv[0])
-        for sl in range(1, k):
-            cand = [C.mux(slot_filled[sl], pv[sl, c], pv[0, c]) for c in range(P)]
-            m = [C.vmax(a, b) for a, b in zip(m, cand)]
-        m = C.tag([C.mux(slot_filled[0], v, 0.0) for v in m], "comparators and top-k")
-        maxes.append(C.quantize(trace.FixedVariableArray(np.array(m, dtype=object), hwconf=hw),
-                                T["aggregate"])._vars)
-    mean = np.stack(means)
-    mx = np.stack(maxes)
-    z = trace.FixedVariableArray(np.concatenate([x._vars, mean, mx], axis=1), hwconf=hw)
-    pre = C.dense(z, W["O_kernel"], W["O_bias"])
-    y = C.activation(pre, layer.output_activation, T, layer)
-    y = C.where(valid.reshape(V, 1), y, 0.0)
+            key = dist[min(i, j), max(i, j)] * K.scale + float(j)
+            keys.append(C.mux(vv[j], key, K.pad_key) if isinstance(vv[j], FixedVariable) else key)
+        mean, mx = row_aggregates(layer, keys, f_rows, slot_filled, K, hw)
+        means.append(mean)
+        maxes.append(mx)
+    y = output_transform(layer, x, np.stack(means), np.stack(maxes), valid)
     return collapse(layer, y, valid, nvtx)

@@ -144,8 +144,8 @@ def check_rtl_config(cfg: dict, model=None) -> None:
         raise UserError("Multipliers other than dsp are not built for a folded design yet (ReuseFactor > 1): "
                         "remove Multipliers, or set ReuseFactor: 1")
     if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
-        raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet with "
-                        f"ceil(V / R) lanes), got {rf!r}")
+        raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet or "
+                        f"GravNet with ceil(V / R) lanes), got {rf!r}")
     if "ClockUncertainty" in cfg:
         raise UserError("ClockUncertainty is for the HLS backends (vivado, vitis); the rtl backend pipelines by "
                         "LatencyCutoff (default: ClockPeriod): remove it")
