@@ -456,7 +456,7 @@ def test_a_failure_inside_da4ml_is_a_fuzz_error_not_a_refusal(monkeypatch):
 
 
 def test_rtl_fuzz_runs_the_folded_design_of_a_foldable_case():
-    """A case with one GarNet/GarNetStack layer is also planned as a folded design of its drawn lanes, run in
+    """A case with one GarNet/GarNetStack layer (or GravNet blocks) is also planned as a folded design of its drawn lanes, run in
     the folded emulator and compared bit for bit; a folded difference on a case labelled exact fails it."""
     case = fuzz.draw_case(2026, 16, "rtl")
     assert fuzz.foldable(case) and case["lanes"] == 2 and case["V"] == 4
@@ -475,3 +475,19 @@ def test_rtl_fuzz_fails_a_case_whose_folded_design_differs(monkeypatch):
     monkeypatch.setattr(folded, "emulate", lambda plan, data: [o + 1.0 for o in real(plan, data)])
     r = fuzz.run_case(fuzz.draw_case(2026, 16, "rtl"), n_events=30)
     assert r.status == "FAIL" and "folded 2 lanes: 0.00%" in r.divergence
+
+
+def test_rtl_fuzz_folds_a_gravnet_case_and_fails_it_when_the_folded_design_differs(monkeypatch):
+    """A case of quantized GravNet blocks is folded too (folded_gravnet, through the registry's fold); the same
+    case fails when the folded GravNet emulator is off by one LSB-sized step on its outputs."""
+    from garnet_hls.backends.rtl import folded_gravnet
+
+    case = fuzz.draw_case(2026, 72, "rtl")
+    assert fuzz.foldable(case) and [g["kind"] for g in case["graph"]] == ["GravNet"] and case["lanes"] == 2
+    r = fuzz.run_case(case, n_events=40)
+    assert r.status == "ok" and r.folded == "2 lanes: 100.00%", (r.status, r.folded, r.message)
+    real = folded_gravnet.emulate
+    monkeypatch.setattr(folded_gravnet, "emulate", lambda plan, data: [o + 1.0 for o in real(plan, data)])
+    r = fuzz.run_case(case, n_events=20)
+    assert r.status == "FAIL" and "folded 2 lanes: 0.00%" in r.divergence
+    assert not fuzz.foldable({**case, "graph": [{**case["graph"][0], "float": True}]})

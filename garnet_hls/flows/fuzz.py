@@ -485,8 +485,14 @@ def _behind_the_label(case: dict, n_events: int) -> str:
 
 
 def foldable(case: dict) -> bool:
-    """Whether the folded RTL design takes the case's architecture: one GarNet or GarNetStack layer."""
-    return len(case["graph"]) == 1 and case["graph"][0]["kind"] in ("GarNet", "GarNetStack")
+    """Whether the folded RTL design takes the case's architecture: one quantized GarNet or GarNetStack layer,
+    or quantized GravNet blocks chained directly (the case's graph layers always are)."""
+    graph = case["graph"]
+    if any(g.get("float") for g in graph):
+        return False
+    if len(graph) == 1 and graph[0]["kind"] in ("GarNet", "GarNetStack"):
+        return True
+    return all(g["kind"] == "GravNet" for g in graph)
 
 
 def _run_folded(case: dict, model, data: dict, res: CaseResult) -> None:
@@ -616,7 +622,7 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
     if backend == "rtl":
         folded = [r for r in results if r.folded and r.folded != "-"]
         fold_ok = [r for r in folded if r.folded.endswith(": 100.00%")]
-        lines.insert(len(lines) - 1, f"* folded designs run (one GarNet/GarNetStack layer, L lanes drawn per case): "
+        lines.insert(len(lines) - 1, f"* folded designs run (one GarNet/GarNetStack layer or chained GravNet blocks, L lanes drawn per case): "
                      f"{len(folded)}, of which 100% identical: {len(fold_ok)}")
         lines += ["| case | V | R | architecture | label | events | % identical | max LSB | folded | status |",
                   "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |"]

@@ -107,19 +107,19 @@ class RTLBackend(Backend):
     def emulate(self, trace, data: dict) -> list:
         """da4ml's bit-exact emulator of the traced logic (the logic the Verilog is written from); for a
         :meth:`fold` plan, the folded schedule's emulator (each module's da4ml emulator, group by group)."""
-        from garnet_hls.backends.rtl import folded
+        from garnet_hls.backends.rtl import folded, folding
         from garnet_hls.backends.rtl.model import emulate
 
         if isinstance(trace, folded.FoldedPlan):
-            return folded.emulate(trace, data)
+            return folding.emulate(trace, data)
         return emulate(trace, data)
 
     def fold(self, model, lanes: int, latency_cutoff: float = -1.0):
-        """The folded design of ``lanes`` lanes (``folded.plan_folded``), as ``convert`` plans it for a
-        ReuseFactor R = ceil(V / lanes)."""
-        from garnet_hls.backends.rtl.folded import plan_folded
+        """The folded design of ``lanes`` lanes (``folding.plan``: GarNet/GarNetStack or chained GravNet
+        blocks), as ``convert`` plans it for a ReuseFactor R = ceil(V / lanes)."""
+        from garnet_hls.backends.rtl.folding import plan
 
-        return plan_folded(model, lanes, latency_cutoff=latency_cutoff)
+        return plan(model, lanes, latency_cutoff=latency_cutoff)
 
     def output_lsbs(self, trace) -> list[float] | None:
         return [q[2] for q in trace.comb.out_qint] if trace.comb.out_qint else None
