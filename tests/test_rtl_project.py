@@ -168,6 +168,44 @@ def test_rtl_backend_folds_with_reuse_factor(rtl_project, tmp_path, capsys):
     assert f"  latency  {meta['latency_cycles']:>8,} cycles" in out and "  interval        2 cycles" in out
 
 
+def test_report_puts_a_folded_schedule_beside_the_hls_estimate(rtl_project, tmp_path, capsys):
+    """report --vs-hls: the folded RTL schedule beside garnet-hls estimate's figures of an HLS project of the same
+    model and ReuseFactor, region by region (the RTL rows add up to its latency), with the reasons they differ;
+    another ReuseFactor, another model or a project that is not HLS is refused in one line."""
+    import shutil
+
+    _, model_path, par, _, _ = rtl_project
+    rtl, hls = tmp_path / "rtl", tmp_path / "hls"
+    assert main(["convert", str(model_path), "--backend", "RTL", "--reuse-factor", "2", "-o", str(rtl)]) == 0
+    assert main(["convert", str(model_path), "--backend", "vivado", "--reuse-factor", "2", "-o", str(hls)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(rtl), "--vs-hls", str(hls), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    meta = json.loads((rtl / "garnet_project.json").read_text())
+    vs = json.loads((tmp_path / "r.json").read_text())["vs_hls"]
+    assert vs["reuse_factor"] == 2 and vs["rtl"]["latency_cycles"] == meta["latency_cycles"]
+    assert [r["rtl_module"].rsplit("_", 1)[-1] for r in vs["regions"]] == ["pass0", "agg0", "pass1", "tail"]
+    assert [r["hls_region"] for r in vs["regions"]][:2] == ["VertexIn", "Aggregators"]
+    assert sum(r["rtl_cycles"] for r in vs["regions"]) == meta["latency_cycles"]
+    assert sum(r["rtl_dsp"] for r in vs["regions"]) == meta["dsp_slices"]
+    assert "Beside the HLS estimate of" in out and "every HLS figure an ESTIMATE" in out
+    import re
+
+    hls_lat = vs["hls_estimate"]["latency_cycles"]
+    assert re.search(rf"^  latency\s+{meta['latency_cycles']}\s+{hls_lat}\s+cycles$", out, re.M), out
+    assert "why: interval: the folded RTL" in out
+    for other, msg in ((par, "ReuseFactor 2 on its graph layers"), (rtl, "takes an HLS project")):
+        assert main(["report", str(other if other is par else rtl), "--vs-hls", str(hls if other is par else rtl)]) == 1
+        assert msg in capsys.readouterr().err
+    copy = tmp_path / "hls_other"
+    shutil.copytree(hls, copy)
+    (tmp_path / "other.keras").write_bytes(model_path.read_bytes() + b"x")
+    hm = json.loads((copy / "garnet_project.json").read_text())
+    (copy / "garnet_project.json").write_text(json.dumps({**hm, "model_file": str(tmp_path / "other.keras")}))
+    assert main(["report", str(rtl), "--vs-hls", str(copy)]) == 1
+    assert "not the same model" in capsys.readouterr().err
+
+
 def test_rtl_backend_refuses_a_bad_reuse_factor(tmp_path):
     from garnet_hls.backends.rtl.project import check_rtl_config
 

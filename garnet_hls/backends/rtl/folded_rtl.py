@@ -840,7 +840,7 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     meta = project_meta(model, shim, name, part, clock, cutoff, s["latency"], model_path)
     meta.update({"folded": True, "reuse_factor": rf, "lanes": plan.lanes, "groups": plan.groups,
                  "latency_cycles": s["latency"], "interval_cycles": s["interval"], "dsp_slices": dsps,
-                 "folded_depths": s["depths"]})
+                 "folded_depths": s["depths"], "folded_modules": F.resources(plan)})
     return meta
 
 
