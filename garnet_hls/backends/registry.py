@@ -118,6 +118,11 @@ class Backend:
         runs it. A model the backend cannot fold is a one-line UserError."""
         raise UserError(f"folding a model does not apply to the {self.name} backend (a ReuseFactor does)")
 
+    def write_folded(self, plan, path, data: dict | None = None) -> list | None:
+        """Write a :meth:`fold` plan's Verilog into ``path``; with ``data``, also build it in Verilator and return
+        its outputs on those events (one array per model output)."""
+        raise UserError(f"folding a model does not apply to the {self.name} backend (a ReuseFactor does)")
+
     # -- helpers for the flows
     def check_sim_options(self, options: dict, project=None) -> None:
         for key, value in options.items():

@@ -121,6 +121,14 @@ class RTLBackend(Backend):
 
         return plan(model, lanes, latency_cutoff=latency_cutoff)
 
+    def write_folded(self, plan, path, data: dict | None = None) -> list | None:
+        from garnet_hls.backends.rtl.folded_rtl import FoldedVerilator, write_folded
+
+        if data is None:
+            write_folded(plan, path)
+            return None
+        return FoldedVerilator(plan, path).run(data)[0]
+
     def output_lsbs(self, trace) -> list[float] | None:
         return [q[2] for q in trace.comb.out_qint] if trace.comb.out_qint else None
 

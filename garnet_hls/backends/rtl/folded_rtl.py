@@ -131,6 +131,8 @@ class _Top:
         """``expr`` (fixed point ``src`` = (k, i, f)) in the format ``dst``: shift to dst's fraction, extend
         (sign or zero) or cut to dst's width; exact for values dst holds."""
         ws, wd = sum(src), sum(dst)
+        if wd == 0:  # an input the module never reads (da4ml gives it no bits): nothing to feed
+            return ""
         shift = dst[2] - src[2]
         assert shift >= 0, f"a conversion would drop fraction bits ({src} -> {dst})"
         if src == dst:
@@ -162,6 +164,8 @@ def _port_feed(top, dst_layout, src_bus, src_layout, src_lo=0) -> list:
     src = {e: (lo, w, kif) for e, lo, w, kif in src_layout}
     parts = []
     for e, _, w, kif in dst_layout:
+        if w == 0:  # an input the module never reads: no bits in its port
+            continue
         lo, ws, skif = src[e]
         assert ws > 0, "a live input fed by a constant output"
         lo -= src_lo
@@ -327,6 +331,8 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
 
         def vertex_el(port, v, c, dst_kif):
             """Element c of vertex v's ``port`` in the register file, in the format dst_kif."""
+            if sum(dst_kif) == 0:  # an input the module never reads: no bits in its port
+                return ""
             g, l = divmod(v, Ls)
             lo, w, kif = src_el[port][l * dims[port] + c]
             assert w > 0, "a live input fed by a constant output"
@@ -351,7 +357,7 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
                     for e, _, w, kif in lay[q]:
                         l, c = divmod(e, d)
                         v = g * L + l
-                        qp.append(vertex_el(q[0], v, c, kif) if v < Vn else f"{w}'b0")
+                        qp.append(vertex_el(q[0], v, c, kif) if v < Vn else (f"{w}'b0" if w else ""))
                 cases.append(f"            {CB}'d{g * L}: q{p} = {_cat(qp)};")
             t.comb.append("always @* begin\n"
                           f"        case ({base})\n" + "\n".join(cases) +
@@ -503,11 +509,15 @@ def _barrier(t, plan, sched, p, dst, tag, ins, outs, ctl_v, ctl_n, instance, por
             t.seq.append(f"if ({ctl_v(snap)}) {tag}_snv <= {ctl_n(snap)};")
             parts += _port_feed(t, els, f"{tag}_snv", [(0, 0, NB, (0, NB, 0))])
             continue
+        if w == 0:  # no element of the port is read
+            continue
         sport, kind = ports[port]
         acc, snp = t.reg(f"{tag}_{port}_acc", w), t.reg(f"{tag}_{port}_snap", w)
         srcl = {e: (lo, ws, kif) for e, lo, ws, kif in outs[id(src)][sport]}
         lo = 0
         for e, _, we, kif in els:
+            if we == 0:
+                continue
             slo, ws, skif = srcl[e]
             v = t.convert(f"pass{p}_out[{slo + ws - 1}:{slo}]", skif, kif)
             a = f"{acc}[{lo + we - 1}:{lo}]"
