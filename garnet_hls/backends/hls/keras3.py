@@ -212,8 +212,10 @@ def check_config(cfg: dict, backend: str) -> None:
         if isinstance(entry, dict) and "Precision" in entry:
             raise UserError(f"HLSConfig.LayerName.{name}.Precision: a Keras 3 model's types come from its HGQ2 "
                             f"quantizers (the {backend} backend derives every other one exactly): remove it")
-    if "Precision" in (hls.get("LayerType") or {}).get("", {}):
-        raise UserError("HLSConfig.LayerType Precision: a Keras 3 model's types come from its HGQ2 quantizers")
+    for name, entry in (hls.get("LayerType") or {}).items():
+        if isinstance(entry, dict) and "Precision" in entry:
+            raise UserError(f"HLSConfig.LayerType.{name}.Precision: a Keras 3 model's types come from its HGQ2 "
+                            f"quantizers (the {backend} backend derives every other one exactly): remove it")
 
 
 def parse_model(model, cfg: dict):
