@@ -542,13 +542,13 @@ CollapseOut:
         } else {
             const sum_T s = from_code<sum_T, CS>(csum[o]);
             if (CCFG::collapse == collapse_sum) {
-                res[o] = s;
-            } else {
+                res[o] = res_T(typename CONFIG_T::output_t(s)); // the layer's output type first (see
+            } else {                                            // graph_collapse)
                 // x 1/N: from the table when N = nvtx, else the constant 1/V (a shift when V is a power of 2)
                 typedef typename code_of<typename CCFG::recip_t>::type RC;
                 const typename CCFG::recip_t r =
                     CCFG::mean_by_nvert ? recip_table[n] : from_code<typename CCFG::recip_t, RC>(CCFG::recip_v_code);
-                res[o] = s * r;
+                res[o] = res_T(typename CONFIG_T::output_t(s * r));
             }
         }
     }

@@ -42,7 +42,8 @@ template <unsigned V, class n_T> inline unsigned clamp_nvtx(const n_T &nvtx) {
 // Collapse over the vertices: mean (x 1/N from the reciprocal table), sum, or max over valid rows.
 // Padding rows of y are 0 already, so sums run over all rows. The sums and maxima run on the codes of
 // y (fixed_codes.h; in ap_fixed when a code would be wider than max_code_bits), the result is rounded
-// to res_T as res_T says.
+// to y_T (the layer's output type) and then converted to res_T, as res_T says (hls4ml's BitExact flow may
+// give res_T the type of a following HGQ2 quantizer).
 
 template <bool CODES> struct collapse_loops;
 
@@ -125,15 +126,15 @@ CollapseOut:
         } else {
             const sum_T s = loops::template sum<y_T, sum_T, V, FO>(y, o);
             if (CONFIG_T::collapse == collapse_sum) {
-                res[o] = s;
-            } else {
+                res[o] = res_T(y_T(s)); // rounded to the layer's output type first: res_T may be another
+            } else {                    // (hls4ml fuses a following HGQ2 quantizer into it)
                 // x 1/N: from the table when N = nvtx, else the constant 1/V (a shift when V is a power
                 // of two), written into the config by Python (reciprocal_table(V)[V])
                 typedef typename code_of<typename CONFIG_T::recip_t>::type RC;
                 const typename CONFIG_T::recip_t r =
                     CONFIG_T::mean_by_nvert ? recip_table[n]
                                             : from_code<typename CONFIG_T::recip_t, RC>(CONFIG_T::recip_v_code);
-                res[o] = s * r;
+                res[o] = res_T(y_T(s * r));
             }
         }
     }

@@ -28,8 +28,9 @@ class HLSBackend(Backend):
     # -- conversion
     def check_config(self, cfg: dict, model=None) -> None:
         if model is not None and type(model).__module__.split(".")[0] == "keras":
-            raise UserError(f"the model is a Keras 3 model; the {self.name} backend reads tf_keras (Keras 2) models "
-                            "only: convert it with --backend rtl (docs/keras3.md)")
+            from garnet_hls.backends.hls.keras3 import check_config
+
+            check_config(cfg, self.name)  # a Keras 3 model: its types come from its HGQ2 quantizers
         if "LatencyCutoff" in cfg:
             raise UserError(f"LatencyCutoff is for the rtl backend (pipeline stages); the {self.name} backend "
                             "pipelines by ReuseFactor: remove it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from garnet_hls.errors import UserError
-from garnet_hls.layers.common import DEFAULT_QUANTIZERS
+from garnet_hls.core.semantics import DEFAULT_QUANTIZERS
 from garnet_hls.core.fixed import FixedType, parse_precision, parse_spec
 
 COLLAPSE_CODES = {None: 0, "mean": 1, "sum": 2, "max": 3}

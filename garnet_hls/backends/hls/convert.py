@@ -67,13 +67,13 @@ def build_hls_config(model, cfg: dict) -> dict:
 
 
 def to_hls_model(model, cfg: dict, output_dir: str):
-    """An hls4ml ModelGraph of ``model``, parsed by hls4ml's Keras-2 converter with our layers registered."""
+    """An hls4ml ModelGraph of ``model``: a Keras 2 model parsed by hls4ml's Keras 2 converter, a Keras 3 one by
+    its Keras 3 converter (``garnet_hls.backends.hls.keras3``), with our layers registered in both."""
     import hls4ml
-    from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
     from hls4ml.model import ModelGraph
 
     from garnet_hls.backends.hls import extension as glue
-    from garnet_hls.backends.hls.dense import quantize_dense_weights
+    from garnet_hls.models.io import is_keras3_model
 
     glue.register()
     backend = cfg.get("Backend", "Vivado")
@@ -89,9 +89,22 @@ def to_hls_model(model, cfg: dict, output_dir: str):
     config["KerasModel"] = model
     config["InputData"] = None
     config["OutputPredictions"] = None
+    config["TraceOutput"] = True  # trace hooks cost nothing until enabled; compare uses them
+    if is_keras3_model(model):
+        from garnet_hls.backends.hls import keras3
+
+        layer_list, inputs, outputs, feeds = keras3.parse_model(model, cfg)
+        config["HLSConfig"] = keras3.hls_config(model, cfg, feeds)
+        hls_model = ModelGraph.from_layer_list(config, layer_list, inputs, outputs)
+        hls_model.garnet_keras3_feeds = feeds
+        return hls_model
+
+    from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
+
+    from garnet_hls.backends.hls.dense import quantize_dense_weights
+
     config["HLSConfig"] = build_hls_config(model, cfg)
     config["HLSConfig"]["Model"]["BitExact"] = None
-    config["TraceOutput"] = True  # trace hooks cost nothing until enabled; compare uses them
 
     # Our layers are parsed by our handlers: hls4ml's own (contrib) GarNet handler owns the plain names.
     arch = json.loads(model.to_json())
@@ -117,10 +130,17 @@ def _write_extras(hls_model, model, cfg, prj: Path, model_path):
     """Metadata for csim/compare, and the batch bridge that runs many events per library call."""
     from garnet_hls.backends.hls.bridge import write_batch_bridge
 
-    _, info = derive_precisions(model, cfg)
+    feeds = getattr(hls_model, "garnet_keras3_feeds", None)
+    if feeds is not None:  # a Keras 3 model: every layer exact, or refused (garnet_hls.backends.hls.keras3)
+        from garnet_hls.backends.hls.keras3 import input_layer_name, layer_info
+
+        info = layer_info(model, hls_model, feeds)
+        keras_inputs = [input_layer_name(t) for t in model.inputs]
+    else:
+        _, info = derive_precisions(model, cfg)
+        keras_inputs = [t.name.split(":")[0].split("/")[0] for t in model.inputs]
     inputs = [v for v in hls_model.get_input_variables()]
     outputs = [v for v in hls_model.get_output_variables()]
-    keras_inputs = [t.name.split(":")[0].split("/")[0] for t in model.inputs]
     keras_outputs = list(model.output_names)
     traced = []
     for layer in hls_model.get_layers():

@@ -35,7 +35,7 @@ from garnet_hls.backends.hls.common import (
 )
 from garnet_hls.core.fixed import exact_product_type, exact_sum_type, union_type
 from garnet_hls.core.quantize import quantize_np
-from garnet_hls.layers.garnet import GARNET_POINTS
+from garnet_hls.core.semantics import GARNET_POINTS
 
 KERAS_CLASSES = {"GarNet": "garnet_hls.GarNet", "GarNetStack": "garnet_hls.GarNetStack"}
 INCLUDES = ["nnet_utils/garnet_common.h", "nnet_utils/fixed_codes.h", "nnet_utils/garnet.h"]

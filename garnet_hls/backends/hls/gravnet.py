@@ -35,7 +35,7 @@ from garnet_hls.backends.hls.common import (
     table_pragmas,
     to_hls4ml,
 )
-from garnet_hls.layers.gravnet import GravNet
+from garnet_hls.core.semantics import DEFAULT_QUANTIZERS, GRAVNET_DEFAULT_OVERRIDES, GRAVNET_POINTS
 from garnet_hls.core.fixed import FixedType, exact_product_type, exact_sum_type
 from garnet_hls.core.quantize import quantize_np
 
@@ -93,7 +93,7 @@ def parse_gravnet(keras_layer, input_names, input_shapes, data_reader):
     """Keras-v2 handler for our GravNet layer."""
     cfg = keras_layer["config"]
     name = cfg["name"]
-    layer = graph_layer_fields(keras_layer, input_names, input_shapes, GravNet.POINTS)
+    layer = graph_layer_fields(keras_layer, input_names, input_shapes, GRAVNET_POINTS)
     layer.update(n_dimensions=int(cfg["n_dimensions"]), n_filters=int(cfg["n_filters"]),
                  n_propagate=int(cfg["n_propagate"]), n_neighbours=int(cfg["n_neighbours"]),
                  distance=cfg["distance"], potential_scale=float(cfg["potential_scale"]))
@@ -105,7 +105,7 @@ def parse_gravnet(keras_layer, input_names, input_shapes, data_reader):
 class GravNetLayer(Layer):
     """hls4ml IR of a GravNet layer (``firmware/gravnet.h``)."""
 
-    POINTS = GravNet.POINTS
+    POINTS = GRAVNET_POINTS
 
     def initialize(self):
         V = self.get_attr("n_vertices")
@@ -119,7 +119,7 @@ class GravNetLayer(Layer):
         if self.get_attr("distance") not in ("l2", "l1"):
             raise UserError(f"layer {self.name}: distance {self.get_attr('distance')!r} is not l2 or l1")
 
-        t = resolve_types(self, self.POINTS, GravNet.default_quantizers())
+        t = resolve_types(self, self.POINTS, {**DEFAULT_QUANTIZERS, **GRAVNET_DEFAULT_OVERRIDES})
         self.set_attr("point_types", t)
         F, S, P = self.get_attr("n_in"), self.get_attr("n_dimensions"), self.get_attr("n_propagate")
         x_t, k_t, b_t = t["input"], t["kernel"], t["bias"]

@@ -6,10 +6,11 @@ and traces every HGQ2 layer (QDense, QEinsumDense, their quantizers and activati
 (``garnet.py``, ``gravnet.py``), through :class:`GraphView`: the Keras 3 layer as those traces read a Keras 2
 one (one fixed-point type per quantization point, the weights as the layer quantizes them).
 
-What the firmware cannot do is refused here, naming the layer and the point: a data quantizer (input, feature,
-distance, aggregate, ...) with another rounding than RND_CONV or overflow than SAT, with per-element
-widths, or with a scaler/affine. Weights are constants, so any HGQ2 weight quantizer (any mode, trainable
-per-weight widths) is exact: the trace gets the quantized values and a type that holds them all.
+What the firmware cannot do is refused, naming the layer and the point (``garnet_hls.keras3.firmware``, shared
+with the HLS backend): a data quantizer (input, feature, distance, aggregate, ...) with another rounding than
+RND_CONV or overflow than SAT, with per-element widths, or with a scaler/affine. Weights are constants, so any
+HGQ2 weight quantizer (any mode, trainable per-weight widths) is exact: the trace gets the quantized values and
+a type that holds them all.
 """
 
 from __future__ import annotations
@@ -19,80 +20,17 @@ import numpy as np
 from garnet_hls.backends.rtl import common as C
 from garnet_hls.backends.rtl.model import EMULATOR_BITS, RTLTrace, max_wire_bits
 from garnet_hls.core import exactness as why
-from garnet_hls.core.fixed import FixedType, parse_spec
-from garnet_hls.core.semantics import DEFAULT_QUANTIZERS
 from garnet_hls.errors import ToolFailure, UserError
-
-WEIGHT_POINTS = ("kernel", "bias")
-
-
-def _kif(quantizer):
-    from keras import ops
-
-    return [np.asarray(ops.convert_to_numpy(v)).astype(np.int64) for v in quantizer.quantizer.kif]
-
-
-def _type_of(k, i, f, what) -> FixedType:
-    width, integer = int(k + i + f), int(k + i)
-    if width < 1:
-        raise UserError(f"{what}: HGQ2 gives it {width} bits; the firmware needs at least 1")
-    return FixedType(width, integer, signed=bool(k))
-
-
-def point_type(layer, point) -> FixedType | None:
-    """The one fixed-point type of ``point`` in ``layer`` that the firmware can use, or UserError saying why not."""
-    from garnet_hls.keras3.quantizers import is_exact_mode
-
-    cfg = layer.q_configs[point]
-    if cfg is None:
-        return None
-    what = f"layer {layer.name}: {point}_quantizer"
-    if point in layer.table_types and point not in ("distance", "preactivation"):
-        return layer.table_types[point]  # table outputs: checked when the layer was made
-    sites = [s for s, p in layer.sites().items() if p == point]
-    kifs = [_kif(layer.site_quantizer(s)) for s in sites]
-    if not kifs:  # a point this layer's options do not use (preactivation without tanh, ...): any type
-        return parse_spec(DEFAULT_QUANTIZERS[point])
-    if point in WEIGHT_POINTS:  # constants: a type that holds every quantized weight
-        k, i, f = (max(int(a.max()) for a in arrs) for arrs in zip(*kifs))
-        return _type_of(k, i, max(f, 1 - k - i), what)
-    if cfg.get("overflow_mode") is not None and not is_exact_mode(cfg):
-        raise UserError(f"{what}: round_mode={cfg.get('round_mode')}, overflow_mode={cfg.get('overflow_mode')}; "
-                        "the firmware rounds half to even and saturates (give RND_CONV, SAT): not bit-exact, refused")
-    if cfg.q_type not in ("kif", "kbi") or cfg.scaler is not None or cfg.affine is not None:
-        raise UserError(f"{what}: the firmware needs a plain fixed-point quantizer (kif/kbi, no scaler or affine)")
-    flat = {tuple(int(a.flat[0]) for a in arrs) for arrs in kifs}
-    uniform = all(np.all(a == a.flat[0]) for arrs in kifs for a in arrs)
-    if len(flat) != 1 or not uniform:
-        raise UserError(f"{what}: per-element (or per-place) widths; the RTL backend has one type per "
-                        "quantization point of a graph layer (per-element widths: weights only, for now)")
-    k, i, f = flat.pop()
-    if point in layer.table_types:  # a table index: the table was built for the config's type
-        t = _type_of(k, i, f, what)
-        if t != layer.table_types[point]:
-            raise UserError(f"{what}: its width changed since the table was built ({t} vs {layer.table_types[point]})")
-    return _type_of(k, i, f, what)
+from garnet_hls.keras3.firmware import point_type, point_types, quantized_weights
 
 
 class GraphView:
     """A ``garnet_hls.keras3`` layer as the RTL traces read a Keras 2 ``garnet_hls.layers`` one."""
 
     def __init__(self, layer):
-        from keras import ops
-
         self._layer = layer
-        self.types = {p: point_type(layer, p) for p in layer.POINTS}
-        n_blocks = getattr(layer, "n_blocks", 1)
-        self._weights = []
-        for b in range(n_blocks):
-            pre = layer._prefix(b) if hasattr(layer, "_prefix") else ""
-            raw = layer.block_weights(b)
-            qw = {}
-            for name, v in raw.items():
-                q = layer.site_quantizer(f"{pre}{name}")
-                x = ops.convert_to_tensor(np.asarray(v, dtype=np.float64), dtype="float64")
-                qw[name] = np.asarray(ops.convert_to_numpy(q(x, training=False)), dtype=np.float64) if q else v
-            self._weights.append(qw)
+        self.types = point_types(layer)
+        self._weights = quantized_weights(layer)
 
     def block_weights(self, b):
         return self._weights[b]
