@@ -66,7 +66,9 @@ def main():
             rep = run_yosys(prj)
             print(format_report(rep), flush=True)
             row.update({"yosys": rep["label"], "yosys_summary": rep["summary"], "yosys_cells": rep["cells"],
-                        "yosys_seconds": rep["seconds"]})
+                        "yosys_seconds": rep["seconds"], "yosys_cpu_seconds": rep.get("cpu_seconds"),
+                        "yosys_peak_rss_mb": rep.get("peak_rss_mb"), "logic_depth": rep.get("logic_depth"),
+                        "scheduled_depths": rep.get("scheduled_depths")})
             with open(HERE / "rtl_multipliers.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 

@@ -215,7 +215,6 @@ def _convert(model, tmp_path, hls, backend="rtl", name="prj"):
     ({"Model": {"Multipliers": "auto"}}, "Multipliers: auto needs HLSConfig.Model.DSPBudget"),
     ({"Model": {"DSPBudget": 10}}, "DSPBudget applies only with Multipliers: auto"),
     ({"LayerName": {"g": {"DSPBudget": 10}}}, "unknown key 'DSPBudget' in HLSConfig.LayerName.g"),
-    ({"Model": {"Multipliers": "lut", "ReuseFactor": 2}}, "Multipliers other than dsp are not built for a folded"),
 ])
 def test_bad_multiplier_settings_are_refused_in_one_line(block4, tmp_path, hls, message):
     with pytest.raises(UserError) as e:
@@ -289,3 +288,59 @@ def test_report_prints_the_breakdown_beside_yosys_kept_modules(block4, tmp_path,
     out = format_breakdown(meta, {"summary": summary, "modules": kept})
     assert "variable products" in out and "g: packed (64 on DSPs, 32 packed pairs, 0 in fabric)" in out
     assert "Yosys: tables" in out and "not a timing result" in out
+
+
+# -- folded designs (ReuseFactor > 1): the lane, aggregation and tail modules under the same policy
+
+
+def test_folded_designs_build_every_choice_exactly():
+    """Folded GarNet (8-bit: half its products pack) and a folded chain of two GravNet blocks: every choice gives
+    the float64 Keras model's values in the folded emulator; lut uses no DSP, auto stays within its budget."""
+    from garnet_hls.backends.rtl import folding
+    from test_rtl_folded import CUTOFF, keras_reference
+    from test_rtl_folded_gravnet import edge_events, gravnet_model
+
+    garnet = (_block(8), _events(8, 120), 2, ["g"])
+    gravnet = (gravnet_model(8, 3, 2, "l2", "relu", "mean", True, 1), edge_events(8, 3), 2, ["gravnet1", "gravnet2"])
+    for model, data, lanes, names in (garnet, gravnet):
+        ref = keras_reference(model, model.get_layer(names[-1]), data)
+        dsps = {}
+        for mode, budget in [("dsp", None), ("packed", None), ("lut", None), ("auto", 6)]:
+            plan = folding.plan(model, lanes, CUTOFF, {"layers": {n: mode for n in names}, "dsp_budget": budget})
+            for g, r in zip(folding.emulate(plan, data), ref):
+                np.testing.assert_array_equal(g, np.asarray(r, dtype=np.float64).reshape(g.shape), err_msg=mode)
+            dsps[mode] = sum(C.dsp_count(m.comb) for m in plan.modules)
+            if mode != "dsp":
+                (label, e), = plan.multipliers["layers"].items()
+                assert label == ", ".join(names) and e["mode"] == mode
+        assert dsps["lut"] == 0 < dsps["auto"] <= 6 < dsps["packed"] <= dsps["dsp"]
+        if names == ["g"]:  # the 8 x 8-bit input products of the lanes pack two per DSP
+            assert dsps["packed"] < dsps["dsp"] and plan.multipliers["layers"]["g"]["packed_pairs"] > 0
+
+
+def test_folded_project_with_auto_is_exact_in_verilator(tmp_path):
+    """convert with ReuseFactor 4 and Multipliers auto: packed pairs, DSP products and fabric products in the
+    lane modules' Verilog, bit-exact against Keras in Verilator."""
+    from garnet_hls.flows.compare import compare
+
+    model = _block(8)
+    prj = _convert(model, tmp_path, {"Model": {"Multipliers": "auto", "DSPBudget": 20, "ReuseFactor": 4}})
+    meta = json.loads((prj / "garnet_project.json").read_text())
+    m = meta["multipliers"]["layers"]["g"]
+    assert meta["folded"] and meta["dsp_slices"] <= 20
+    assert m["packed_pairs"] > 0 and m["lut"] > 0 and m["dsp"] > 0
+    n_lut = sum(p.read_text().count("multiplier_lut #(") for p in (prj / "src").glob("*_stage*.v"))
+    assert n_lut == meta["multipliers"]["lut_products"] == m["lut"]
+    r = compare(model, prj, _events(8, 150), verilator=True)
+    assert r.simulator.startswith("Verilator") and r.bit_exact
+
+
+def test_a_folded_chain_takes_one_choice(tmp_path):
+    from test_rtl_folded_gravnet import gravnet_model
+
+    model = gravnet_model(8, 3, 2, "l2", "relu", "mean", True, 1)
+    with pytest.raises(UserError) as e:
+        _convert(model, tmp_path, {"Model": {"ReuseFactor": 4},
+                                   "LayerName": {"gravnet1": {"Multipliers": "lut"}}})
+    assert "builds the products of all its graph layers one way" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "prj").exists()

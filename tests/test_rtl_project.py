@@ -84,10 +84,18 @@ def test_synth_with_yosys_and_report(rtl_project, capsys):
     assert sum(s["LUT_by_size"].values()) == s["LUT"]
     assert rep["latency_cycles"] == json.loads((prj / "garnet_project.json").read_text())["latency_cycles"]
     assert "IBUF" not in rep["cells"]  # out of context
+    # the logic depth of every pipeline stage (issue #19): one row per stage, the products on DSPs
+    depth = rep["logic_depth"]
+    assert [(r["module"], r["stage"]) for r in depth["stages"]] == [("", k) for k in range(rep["latency_cycles"])]
+    assert any(r["dsp"] == 1 for r in depth["stages"]) and depth["outside"] is None
+    assert all(r["levels"] == r["lut"] + r["carry_cells"] + r["muxf"] + r["dsp"] for r in depth["stages"])
+    assert depth["worst"]["levels"] == max(r["levels"] for r in depth["stages"]) > 1
+    assert not (prj / "synth" / "yosys_netlist.json").exists()  # read, then deleted
     capsys.readouterr()
     assert main(["report", str(prj)]) == 0
     text = capsys.readouterr().out
     assert "Yosys, before place and route" in text and f"{rep['latency_cycles']} cycles" in text
+    assert "Logic depth (Yosys mapping, not timing; the schedule assumes 5.0 ns per stage)" in text
 
 
 def test_estimate_does_not_apply_to_an_rtl_project(rtl_project, capsys):

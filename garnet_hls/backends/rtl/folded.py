@@ -102,6 +102,7 @@ class FoldedPlan:
     kind: str = "GarNet"  # "GravNet": folded_gravnet's plan (no aggs; pass 0 is the prep)
     prep_lanes: int = 0  # GravNet: the prep's lanes and groups
     prep_groups: int = 1
+    multipliers: dict = field(default_factory=dict)  # how its products are built (folding.plan; like RTLTrace's)
 
     @property
     def modules(self) -> list:

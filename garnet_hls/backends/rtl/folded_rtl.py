@@ -182,6 +182,8 @@ def write_folded(plan, path, name: str = "folded") -> dict:
     from da4ml.codegen.rtl import verilog as V
     from da4ml.codegen.rtl.verilog.comb import table_mem_gen
 
+    from garnet_hls.backends.rtl.project import mark_lut_multipliers
+
     path = Path(path)
     (path / "src" / "static").mkdir(parents=True, exist_ok=True)
     (path / "src" / "memfiles").mkdir(exist_ok=True)
@@ -195,6 +197,7 @@ def write_folded(plan, path, name: str = "folded") -> dict:
         modnames[mod.name] = mname
         for k, v in V.pipeline_logic_gen(mod.pipe, mname, False).items():
             (path / "src" / f"{k}.v").write_text(v)
+        mark_lut_multipliers(mod.pipe, path, mname)  # products in fabric (Multipliers: lut, auto)
         for sol in mod.pipe.solutions:
             for fn, mem in table_mem_gen(sol).items():
                 (path / "src" / "memfiles" / fn).write_text(mem)
@@ -824,15 +827,16 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     from types import SimpleNamespace
 
     from garnet_hls.backends.rtl.common import dsp_count
-    from garnet_hls.backends.rtl.project import (DEFAULT_CLOCK, DEFAULT_PART, fit_check, project_meta,
-                                                 reuse_factor)
+    from garnet_hls.backends.rtl.project import (DEFAULT_CLOCK, DEFAULT_PART, fit_check, multiplier_modes,
+                                                 project_meta, reuse_factor)
 
     name = cfg.get("ProjectName", "myproject")
     part = cfg.get("Part") or DEFAULT_PART
     clock = float(cfg.get("ClockPeriod") or DEFAULT_CLOCK)
     cutoff = float(cfg.get("LatencyCutoff") or clock)
     rf = reuse_factor(cfg, model)
-    plan = folding.plan(model, lanes_for(model, rf), latency_cutoff=cutoff)
+    mult = multiplier_modes(cfg, model)
+    plan = folding.plan(model, lanes_for(model, rf), latency_cutoff=cutoff, multipliers=mult)
     cost = float(sum(m.comb.cost for m in plan.modules))
     dsps = sum(dsp_count(m.comb) for m in plan.modules)
     warning = fit_check(cost, part, force, dsps)
@@ -851,6 +855,11 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     meta.update({"folded": True, "reuse_factor": rf, "lanes": plan.lanes, "groups": plan.groups,
                  "latency_cycles": s["latency"], "interval_cycles": s["interval"], "dsp_slices": dsps,
                  "folded_depths": s["depths"], "folded_modules": F.resources(plan)})
+    if plan.multipliers:
+        n_lut = sum(1 for m in plan.modules for op in m.comb.ops if op.opcode == 7 and op.cost > 0)
+        n_all = sum(1 for m in plan.modules for op in m.comb.ops if op.opcode == 7)
+        meta["multipliers"] = {**plan.multipliers, "default": mult["default"], "lut_products": n_lut,
+                               "dsp_products": n_all - n_lut}
     return meta
 
 

@@ -10,11 +10,43 @@ from garnet_hls.backends.rtl import folded as F
 from garnet_hls.backends.rtl import folded_gravnet as FG
 
 
-def plan(model, lanes: int, latency_cutoff: float = 5.0):
-    """The folded plan of ``model`` with ``lanes`` lanes (a UserError naming what cannot be folded)."""
-    if type(F._graph_layer(model)).__name__ == "GravNet":
-        return FG.plan_gravnet(model, lanes, latency_cutoff)
-    return F.plan_folded(model, lanes, latency_cutoff)
+def plan(model, lanes: int, latency_cutoff: float = 5.0, multipliers: dict | None = None):
+    """The folded plan of ``model`` with ``lanes`` lanes (a UserError naming what cannot be folded).
+
+    ``multipliers`` (``project.multiplier_modes``): how the variable products of the graph layers are built,
+    as in the fully parallel design (``model.trace_model``); the lane, aggregation and tail modules are traced
+    under that policy, and ``auto`` keeps the DSP48E2 slices of all the modules (the hardware: every module
+    exists once) within ``dsp_budget``. A folded design builds every graph layer's products one way."""
+    from garnet_hls.errors import UserError
+    from garnet_hls.backends.rtl import common as C
+    from garnet_hls.backends.rtl.model import _multiplier_summary, traced_with_multipliers
+
+    gravnet = type(F._graph_layer(model)).__name__ == "GravNet"
+    modes = dict((multipliers or {}).get("layers") or {})
+    budget = (multipliers or {}).get("dsp_budget")
+    if len(set(modes.values())) > 1:
+        listed = ", ".join(f"{n}: {m}" for n, m in modes.items())
+        raise UserError(f"a folded design builds the products of all its graph layers one way; the config gives "
+                        f"Multipliers {listed}")
+    mode = next(iter(modes.values()), "dsp")
+    label = ", ".join(modes) or None
+
+    def raw():
+        if gravnet:
+            return FG.plan_gravnet(model, lanes, latency_cutoff)
+        return F.plan_folded(model, lanes, latency_cutoff)
+
+    def run():
+        pol = C.policy()
+        pol.layer, pol.mode = label, mode
+        return raw()
+
+    if mode == "dsp":
+        return raw()
+    p, pol = traced_with_multipliers(run, lambda pl: sum(C.dsp_count(m.comb) for m in pl.modules),
+                                     mode == "auto", budget, latency_cutoff)
+    p.multipliers = _multiplier_summary(pol, {label: mode}, budget)
+    return p
 
 
 def emulate(plan, data: dict) -> list:

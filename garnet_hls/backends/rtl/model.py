@@ -81,17 +81,29 @@ def trace_model(model, latency_cutoff: float = -1.0, multipliers: dict | None = 
     """
     modes = dict((multipliers or {}).get("layers") or {})
     budget = (multipliers or {}).get("dsp_budget")
+    rt, pol = traced_with_multipliers(lambda: _trace_once(model, latency_cutoff, modes),
+                                      lambda r: C.dsp_count(r.comb), "auto" in modes.values(), budget,
+                                      latency_cutoff)
+    rt.multipliers = _multiplier_summary(pol, modes, budget)
+    return rt
+
+
+def traced_with_multipliers(run, count_dsps, auto: bool, budget, latency_cutoff: float):
+    """``run()`` (a trace: the parallel model's, or a folded plan's modules) under a recording multiplier
+    policy; returns (its result, the policy). ``run`` sets the policy's mode per graph layer (``C.policy()``).
+    With ``auto``: the product sites of least LUT cost per DSP are moved to fabric and ``run`` traced again
+    until ``count_dsps(result)`` fits ``budget``."""
     lut_sites: set[int] = set()
-    rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
-    if "auto" in modes.values() and latency_cutoff > 0:
+    rt, pol = _trace_with(run, lut_sites)
+    if auto and latency_cutoff > 0:
         for _ in range(6):
-            excess = C.dsp_count(rt.comb) - int(budget)
+            excess = count_dsps(rt) - int(budget)
             if excess <= 0:
                 break
             movable = sorted((s for s in pol.sites if s["mode"] == "auto" and s["kind"] == "dsp" and s["dsps"] > 0),
                              key=lambda s: (s["lut_cost"] / s["dsps"], s["site"]))
             if not movable:
-                fixed = C.dsp_count(rt.comb)
+                fixed = count_dsps(rt)
                 raise UserError(f"DSPBudget {budget} cannot be met: the products left on DSPs need {fixed} DSP48E2 "
                                 "slices with every product of the Multipliers: auto layers already in fabric (raise "
                                 "DSPBudget, or set Multipliers: lut or auto on more layers)")
@@ -101,18 +113,17 @@ def trace_model(model, latency_cutoff: float = -1.0, multipliers: dict | None = 
                     break
                 lut_sites.add(s["site"])
                 saved += s["dsps"]
-            rt, pol = _trace_with(model, latency_cutoff, modes, lut_sites)
-    rt.multipliers = _multiplier_summary(pol, modes, budget)
-    return rt
+            rt, pol = _trace_with(run, lut_sites)
+    return rt, pol
 
 
-def _trace_with(model, latency_cutoff, modes: dict, lut_sites: set):
+def _trace_with(run, lut_sites: set):
     pol = C.MultPolicy()
     pol.record = True
     pol.lut_sites = set(lut_sites)
     old = C.set_policy(pol)
     try:
-        rt = _trace_once(model, latency_cutoff, modes)
+        rt = run()
     finally:
         C.set_policy(old)
     return rt, pol

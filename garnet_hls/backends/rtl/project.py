@@ -139,10 +139,10 @@ def check_rtl_config(cfg: dict, model=None) -> None:
     """What the RTL backend cannot build from a config, in one line (before tracing)."""
     mult = multiplier_modes(cfg, model)
     rf = reuse_factor(cfg, model)
-    if isinstance(rf, int) and not isinstance(rf, bool) and rf > 1 and \
-            (set(mult["layers"].values()) | {mult["default"]}) != {"dsp"}:
-        raise UserError("Multipliers other than dsp are not built for a folded design yet (ReuseFactor > 1): "
-                        "remove Multipliers, or set ReuseFactor: 1")
+    if isinstance(rf, int) and not isinstance(rf, bool) and rf > 1 and len(set(mult["layers"].values())) > 1:
+        listed = ", ".join(f"{n}: {m}" for n, m in mult["layers"].items())
+        raise UserError(f"a folded design (ReuseFactor > 1) builds the products of all its graph layers one way; "
+                        f"the config gives Multipliers {listed}")
     if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
         raise UserError(f"ReuseFactor must be a whole number >= 1 (1: fully parallel; R > 1: a folded GarNet or "
                         f"GravNet with ceil(V / R) lanes), got {rf!r}")

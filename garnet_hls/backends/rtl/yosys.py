@@ -38,6 +38,7 @@ from garnet_hls.errors import UserError
 from garnet_hls.toolchain.yosys import parse_stat, summarize
 
 REPORT = "synth/yosys_report.json"
+NETLIST = "synth/yosys_netlist.json"  # the mapped netlist, read for the logic depth, then deleted
 LABEL = "Yosys, before place and route"
 ENV_YOSYS = "GARNET_HLS_YOSYS"
 MIN_NATIVE = (0, 23)  # older native Yosys: use the WebAssembly build instead
@@ -102,6 +103,8 @@ memory_map
 opt
 synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf
 tee -o ../../synth/yosys_stat.txt {stat}
+tee -q attrmap -remove src
+write_json ../../{NETLIST}
 """
 
 
@@ -150,11 +153,13 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
     # $readmemh paths are relative to the working directory: run where the .mem files are
     rc, seconds, rss_mb, cpu = _run_measured(cmd, prj / "src" / "memfiles", prj / "synth" / "yosys.out")
     if rc != 0:
+        (prj / NETLIST).unlink(missing_ok=True)
         text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
         tail = text.splitlines()[-1:] or ["(no output)"]
         raise UserError(f"Yosys failed (exit {rc}): {tail[0]}; log in {prj / 'synth' / 'yosys.log'}")
     stat_text = stat_file.read_text()
     cells = parse_stat(stat_text)
+    depth = netlist_depth(prj / NETLIST, top)
     report = {
         "tool": "yosys",
         "label": LABEL,
@@ -173,9 +178,29 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         "latency_cycles": meta.get("latency_cycles"),
         "interval_cycles": meta.get("interval_cycles", 1),
         "clock_period_ns": meta.get("clock_period_ns"),
+        "logic_depth": depth,
+        "scheduled_depths": meta.get("stage_depths"),
     }
     write_output(prj / REPORT, json.dumps(report, indent=2), "Yosys report")  # never half-written
     return report
+
+
+def netlist_depth(path: Path, top: str) -> dict | None:
+    """The logic depth per pipeline stage of the netlist Yosys wrote (``toolchain.yosys_depth``); the netlist
+    (tens of MB at V=16) is deleted afterwards. None when Yosys wrote none."""
+    from garnet_hls.toolchain.yosys_depth import logic_depth
+
+    if not path.is_file():
+        return None
+    try:
+        t0 = time.time()
+        with open(path, encoding="utf-8") as f:
+            netlist = json.load(f)
+        depth = logic_depth(netlist, top)
+        depth["seconds"] = round(time.time() - t0, 1)
+        return depth
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def kept_modules(text: str, top: str) -> dict:
@@ -260,4 +285,49 @@ def format_report(rep: dict) -> str:
         f"Pipeline (exact, from the RTL): {rep['latency_cycles']} cycles at {rep['clock_period_ns']} ns "
         f"(timing not checked before place and route), interval {rep['interval_cycles']}",
     ]
+    if rep.get("logic_depth"):
+        lines += format_depth(rep["logic_depth"], rep.get("clock_period_ns"), rep.get("scheduled_depths"))
     return "\n".join(lines) + "\n"
+
+
+def _path_text(r: dict, carry: str) -> str:
+    parts = [f"{r['lut']} LUT"]
+    if r["carry_cells"]:
+        parts.append(f"{r['carry_cells']} {carry} ({r['carry_bits']} carry bits)")
+    if r["muxf"]:
+        parts.append(f"{r['muxf']} MUXF")
+    if r["dsp"]:
+        parts.append(f"{r['dsp']} DSP")
+    return " + ".join(parts)
+
+
+def format_depth(depth: dict, clock, scheduled=None) -> list[str]:
+    """The logic depth lines of the report: per stage, the longest register-to-register path (cells on it,
+    its make-up), the most LUT levels and carry bits on any path of the stage; labelled a depth, not timing."""
+    carry = depth.get("carry_cell") or "CARRY"
+    clk = f"{clock} ns" if clock else "the assumed clock"
+    w = depth.get("worst")
+    lines = [f"Logic depth (Yosys mapping, not timing; the schedule assumes {clk} per stage): the longest "
+             f"register-to-register path of each stage, in cells"]
+    if w:
+        where = f"stage {w['stage']}" + (f" of {w['module']}" if w.get("module") else "") if "stage" in w \
+            else "outside the pipelines"
+        lines.append(f"  deepest  {w['levels']} cells in {where}: {_path_text(w, carry)}; most LUT levels on any "
+                     f"path {max([s['max_lut_levels'] for s in depth['stages']] + [0])}")
+    mods = {}
+    for s in depth["stages"]:
+        mods.setdefault(s["module"], []).append(s)
+    for mod, rows in mods.items():
+        if mod:
+            lines.append(f"  {mod}:")
+        for s in rows:
+            sched = ""
+            if not mod and scheduled and s["stage"] < len(scheduled):
+                sched = f"   [scheduled {scheduled[s['stage']]:g}]"
+            lines.append(f"  stage {s['stage']:>3}  {s['levels']:>3} cells: {_path_text(s, carry):<46} max LUT "
+                         f"levels {s['max_lut_levels']}, carry bits {s['max_carry_bits']}{sched}")
+    if depth.get("outside"):
+        o = depth["outside"]
+        lines.append(f"  outside the pipelines (control, accumulators, delay lines): {o['levels']} cells: "
+                     f"{_path_text(o, carry)}")
+    return lines
