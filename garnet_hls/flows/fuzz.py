@@ -189,6 +189,10 @@ def draw_case(seed: int, index: int, backend: str = "hls") -> dict:
 
 def describe(case: dict) -> str:
     """A compact one-line architecture."""
+    if case.get("keras") == 3:
+        from garnet_hls.flows import fuzz_keras3
+
+        return fuzz_keras3.describe(case)
     parts = []
     for g in case["graph"]:
         if g["kind"] == "GravNet":
@@ -581,7 +585,24 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
     flagged = [r for r in results if r.status == "flagged"]
     refused = [r for r in results if r.status == "refused"]
     failed = [r for r in results if r.failed]
-    if backend == "rtl":
+    keras3 = any(r.case.get("keras") == 3 for r in results)
+    if keras3:
+        cmd = command or f"python -m garnet_hls.flows.fuzz --keras 3 --backend {backend} -n {n} --seed {seed}"
+        intro = [
+            f"# Randomized Keras 3 / HGQ2 architectures: {backend.upper()} backend vs Keras 3",
+            "",
+            f"`{cmd}`, {elapsed / 60:.1f} min on this machine. Each case (garnet_hls/flows/fuzz_keras3.py): a "
+            "random model of garnet_hls.keras3 graph layers (HGQ2 quantizers: fixed kif/kbi types, per-weight "
+            "trainable widths of any rounding and overflow set to random values, now and then a data point the "
+            "firmware cannot follow) and HGQ2 QDense heads (per-element input, kernel and bias widths), sent to "
+            "the backend through the registry. RTL: traced (`trace(model, latency_cutoff="
+            f"{RTL_LATENCY_CUTOFF:g})`), run in da4ml's bit-exact emulator of the traced logic and compared bit for "
+            "bit with the float64 Keras 3 model on edge-case + calorimeter events; on a mismatch each prefix of "
+            "the model is traced on its own and the first differing layer is named. HLS: converted (refused in "
+            "one line while the HLS backends read Keras 2 models only), C-simulated and compared.",
+            "",
+        ]
+    elif backend == "rtl":
         cmd = command or f"python -m garnet_hls.flows.fuzz --backend rtl -n {n} --seed {seed} --events {n_events}"
         intro = [
             "# Randomized architectures: RTL (da4ml emulator) vs Keras",
@@ -613,7 +634,7 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
         f"* failures (labelled exact but different, or a crash): {len(failed)}",
         "",
     ]
-    if backend == "rtl":
+    if backend == "rtl" and not keras3:
         folded = [r for r in results if r.folded and r.folded != "-"]
         fold_ok = [r for r in folded if r.folded.endswith(": 100.00%")]
         lines.insert(len(lines) - 1, f"* folded designs run (one GarNet/GarNetStack layer, L lanes drawn per case): "
@@ -660,15 +681,24 @@ def main(argv=None) -> int:
     p.add_argument("--backend", type=_family, default="hls", metavar="hls|rtl",
                    help="hls (= vivado, vitis): convert and C-simulate (default); rtl: trace for the RTL backend "
                         "and run da4ml's emulator of the traced logic (case-insensitive)")
+    p.add_argument("--keras", type=int, choices=(2, 3), default=2,
+                   help="2: tf_keras / QKeras models (default); 3: Keras 3 / HGQ2 models (garnet_hls.keras3; "
+                        "garnet_hls/flows/fuzz_keras3.py)")
     args = p.parse_args(argv)
     import garnet_hls  # noqa: F401
 
+    draw, run = draw_case, run_case
+    if args.keras == 3:
+        import garnet_hls.keras3  # noqa: F401  (before TensorFlow: this process is a Keras 3 one)
+        from garnet_hls.flows import fuzz_keras3
+
+        draw, run = fuzz_keras3.draw_case, fuzz_keras3.run_case
     indices = [args.case] if args.case is not None else list(range(args.start, args.start + args.cases))
     results = []
     t0 = time.time()
     for i in indices:
-        case = draw_case(args.seed, i, args.backend)
-        r = run_case(case, args.events, workdir=args.keep, keep=bool(args.keep))
+        case = draw(args.seed, i, args.backend)
+        r = run(case, args.events, workdir=args.keep, keep=bool(args.keep))
         results.append(r)
         ident = f"{100 * r.identical:.2f}%" if r.identical is not None else "-"
         print(f"[{len(results)}/{len(indices)}] {args.seed}:{i} {r.status:8s} {ident:>8s} "

@@ -74,6 +74,25 @@ def point_type(layer, point) -> FixedType | None:
     return _type_of(k, i, f, what)
 
 
+def holding_type(values) -> FixedType:
+    """The narrowest signed fixed-point type that holds every one of ``values`` exactly (float64 values of
+    fixed-point weights)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(v)):
+        raise UserError("a quantized weight is not finite")
+    f = 0
+    while f < 64 and np.any(np.ldexp(v, f) != np.round(np.ldexp(v, f))):
+        f += 1
+    if f >= 64:
+        raise UserError("a quantized weight is not a fixed-point value of at most 64 fraction bits")
+    integer = 1  # sign bit: [-2^(I-1), 2^(I-1) - 2^-f]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+    while lo < -2.0 ** (integer - 1) or hi > 2.0 ** (integer - 1) - 2.0 ** -f:
+        integer += 1
+    integer = integer if integer + f >= 2 else 2 - f
+    return FixedType(integer + f, integer, signed=True)
+
+
 class GraphView:
     """A ``garnet_hls.keras3`` layer as the RTL traces read a Keras 2 ``garnet_hls.layers`` one."""
 
@@ -93,6 +112,13 @@ class GraphView:
                 x = ops.convert_to_tensor(np.asarray(v, dtype=np.float64), dtype="float64")
                 qw[name] = np.asarray(ops.convert_to_numpy(q(x, training=False)), dtype=np.float64) if q else v
             self._weights.append(qw)
+        # the weights are constants the trace rounds to their point's type again: that type must hold every
+        # quantized weight exactly. HGQ2's kif does not always bound them (a kbi kernel with per-weight
+        # widths, WRAP and RND gave -1.0625 under a kif of i=0), so the type is taken from the values.
+        for point in WEIGHT_POINTS:
+            vals = [v for qw in self._weights for n, v in qw.items() if n.endswith(point)]
+            if self.types.get(point) is not None and vals:
+                self.types[point] = holding_type(np.concatenate([np.ravel(v) for v in vals]))
 
     def block_weights(self, b):
         return self._weights[b]
@@ -126,6 +152,35 @@ def _register_graph_layers():
     _REGISTERED = True
 
 
+DA4ML_ROUNDINGS = ("TRN", "RND")  # what da4ml's quantize builds (FixedVariable.quantize)
+
+
+def check_hgq_data_quantizers(model, graph_layers) -> None:
+    """Refuse, naming the layer, an HGQ2 data quantizer (a layer's input or output quantizer, a Quantizer
+    layer) that rounds in a way da4ml's HGQ2 tracer cannot build: it asserts TRN or RND (RND_CONV is ours,
+    in the graph layers' own traces). Weights are constants: their quantizers may round any way."""
+    from hgq.layers import QLayerBase
+    from hgq.layers.core.base import MultipleQuantizers
+    from hgq.quantizer import Quantizer
+
+    for layer in model.layers:
+        if layer in graph_layers:
+            continue
+        found = []
+        if isinstance(layer, Quantizer):
+            found.append(("quantizer", layer))
+        elif isinstance(layer, QLayerBase):
+            for what, on in (("input", layer.enable_iq), ("output", layer.enable_oq)):
+                q = getattr(layer, "iq" if what == "input" else "oq") if on else None
+                qs = q.quantizers if isinstance(q, MultipleQuantizers) else (q,) if q is not None else ()
+                found += [(f"{what} quantizer", x) for x in qs]
+        for what, q in found:
+            mode = str(getattr(q.quantizer, "round_mode", "TRN")).upper()
+            if mode not in DA4ML_ROUNDINGS:
+                raise UserError(f"layer {layer.name}: its {what} rounds {mode}; da4ml's HGQ2 tracer builds "
+                                f"{' or '.join(DA4ML_ROUNDINGS)} only (give round_mode='RND' or 'TRN')")
+
+
 def is_keras3_model(model) -> bool:
     return type(model).__module__.split(".")[0] == "keras"
 
@@ -155,6 +210,7 @@ def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     graph = [layer for layer in model.layers if isinstance(layer, QGraphLayer)]
     if not graph:
         raise UserError("the model has no GarNet/GravNet layer")
+    check_hgq_data_quantizers(model, graph)
     V = graph[0].n_vertices
     feat_types = {}
     for layer in graph:
