@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from garnet_hls.flows import fuzz as F
+from garnet_hls.flows import fuzz_cases as F
 
 ROUNDINGS = ("RND", "RND_CONV", "TRN")
 HEAD_ROUNDINGS = ("RND", "TRN")
