@@ -68,6 +68,7 @@ def test_keras3_fuzz_mode(keras3_flows):
     assert "--keras 3" in table and "| 2026:8 |" in table and "| exact |" in table and "| ok |" in table
     cases = checks["cases"]
     assert cases["6"]["status"] == "ok" and cases["6"]["identical"] == 1.0
+    assert cases["11"]["status"] == "ok" and cases["11"]["identical"] == 1.0
     assert cases["9"]["status"] == "refused" and "dense1" in cases["9"]["message"]
     assert "\n" not in cases["9"]["message"]
     hls = cases["hls"]  # through the registry: refused in one line while the HLS backends read Keras 2 only
@@ -86,3 +87,19 @@ def test_beta0_needs_keras3_and_a_quantized_model(tmp_path, capsys):
     assert "--beta0" in capsys.readouterr().err
     assert main(["train", "--keras", "3", "--beta0", "1e-6", "--float", "-o", str(tmp_path / "r")]) != 0
     assert not (tmp_path / "r").exists()
+
+
+def test_rtl_weight_type_holds_every_quantized_weight():
+    """The regression of fuzz case 2026:11: HGQ2's kif said i=0 for a kernel holding -1.0625 (kbi, per-weight
+    widths, RND, WRAP); the trace re-rounds weights to their type, which saturated it. The type now comes from
+    the values."""
+    import numpy as np
+
+    from garnet_hls.backends.rtl.keras3 import holding_type
+    from garnet_hls.core.quantize import quantize_np
+
+    for values in ([-1.0625, 0.5, 0.375], [0.0], [3.75, -0.001953125], [-4.0, 2 ** -12]):
+        v = np.asarray(values)
+        t = holding_type(v)
+        assert t.signed and np.array_equal(quantize_np(v, t), v), (values, t)
+    assert holding_type([-1.0625]).integer == 2 and holding_type([-1.0625]).frac == 4
