@@ -39,11 +39,15 @@ clean:
 
 # Randomized architectures (garnet_hls/flows/fuzz.py): convert, C-simulate and compare N cases, write a table.
 # BACKEND=rtl: trace each case for the RTL backend and compare da4ml's emulator of it instead.
+# KERAS=3: random Keras 3 / HGQ2 models instead (garnet_hls/flows/fuzz_keras3.py).
 N ?= 200
 SEED ?= 2026
 BACKEND ?= hls
+KERAS ?= 2
 fuzz: $(STAMP)
-ifeq ($(BACKEND),rtl)
+ifeq ($(KERAS),3)
+	$(PY) -m garnet_hls.flows.fuzz --keras 3 --backend $(BACKEND) -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_keras3_results.md
+else ifeq ($(BACKEND),rtl)
 	$(PY) -m garnet_hls.flows.fuzz --backend rtl -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_rtl_results.md
 else
 	$(PY) -m garnet_hls.flows.fuzz -n $(N) --seed $(SEED) --events 400 -o benchmarks/fuzz_results.md

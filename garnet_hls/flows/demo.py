@@ -8,6 +8,11 @@
    (``garnet-hls estimate``).
 
 Everything goes under ``runs/demo/`` and ``vivado_projects/demo_garnet_paper/``; a re-run replaces them.
+
+``--keras 3`` does the same with a Keras 3 model (``garnet_hls.keras3`` graph layers, HGQ2 heads; ``--beta0``:
+per-element widths trained with HGQ2's EBOPs regularisation) of the ``garnet_rtl_v32`` preset, converted by
+the RTL backend (the HLS backends take Keras 2 models only) and run in da4ml's emulator; step 5 then prints
+the design's exact latency and interval instead of the HLS estimate.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ def run_demo(args):
     from garnet_hls.physics.train import train
 
     name = args.preset
+    keras3 = args.keras == 3
     kw = preset(name)
     kind = kw.pop("kind")
     V = kw["n_vertices"]
@@ -38,10 +44,11 @@ def run_demo(args):
     test = generate_calo(args.test_events, n_vertices=V, seed=1001)
     save_npz(root / "test_events.npz", test)
 
-    print(f"[2/5] training the quantized {name} model", flush=True)
+    print(f"[2/5] training the quantized {name} model{' (Keras 3 / HGQ2)' if keras3 else ''}", flush=True)
     t = time.time()
     metrics = train(kind=kind, output_dir=root / name, force=True, seed=0, progress=not args.quiet,
-                    n_events=args.train_events, epochs=args.epochs, demo=True, **kw)  # time-boxed, not converged
+                    n_events=args.train_events, epochs=args.epochs, demo=True, keras_version=args.keras,
+                    beta0=args.beta0, **kw)  # time-boxed, not converged
     t_train = time.time() - t
     print(f"      AUC {metrics.get('auc', float('nan')):.3f}, trained in {t_train:.0f} s")
 
@@ -49,23 +56,31 @@ def run_demo(args):
     prj = convert(root / name / "model.keras", config_path(name), Path(args.project), force=True)
     print(f"      project: {prj}")
 
-    print("[4/5] building and running the C simulation", flush=True)
+    impl = registry.backend_of(prj)
+    hls = impl.family == "hls"
+    print(f"[4/5] building and running the {'C simulation' if hls else 'RTL (da4ml emulator)'}", flush=True)
     t = time.time()
-    sim = registry.backend_of(prj).simulator(prj, verbose=True)  # prints a line before the g++ build
+    sim = impl.simulator(prj, verbose=True)  # prints a line before the g++ build
     t_build = time.time() - t
     t = time.time()
     sim.run(test, progress=not args.quiet)
     t_sim = time.time() - t
-    print(f"      g++ build {t_build:.1f} s; {len(test['nvtx']) / t_sim:,.0f} events/s")
+    print(f"      {'g++ build' if hls else 'loaded in'} {t_build:.1f} s; {len(test['nvtx']) / t_sim:,.0f} events/s")
 
-    print("[5/5] comparing C simulation and Keras, bit for bit")
-    import tf_keras as keras
+    print(f"[5/5] comparing {'C simulation' if hls else 'RTL'} and Keras, bit for bit")
+    from garnet_hls.models.io import load_keras_model
 
-    model = keras.models.load_model(root / name / "model.keras", compile=False)
+    model = load_keras_model(root / name / "model.keras")
     r = compare(model, prj, test, sim=sim, progress=not args.quiet)
     print(format_result(r))
-    print("\nlatency and resources of the firmware, estimated without vendor tools (garnet-hls estimate):")
-    print(format_estimate(estimate_project(prj)), end="")
+    if hls:
+        print("\nlatency and resources of the firmware, estimated without vendor tools (garnet-hls estimate):")
+        print(format_estimate(estimate_project(prj)), end="")
+    else:
+        from garnet_hls.project import read_meta
+
+        print(f"\nthe RTL design: {impl.summary(read_meta(prj)).lstrip('; ')} (exact properties of its "
+              f"schedule); resources: garnet-hls synth {prj} --tool yosys")
     print(f"demo finished in {time.time() - t0:.0f} s; plots and metrics in {root / name}")
     return 0 if r.bit_exact else 1
 
@@ -73,12 +88,19 @@ def run_demo(args):
 def add_cli(subparsers):
     p = subparsers.add_parser("demo", help="train -> convert -> csim -> compare on the built-in data",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="garnet_paper", help="canonical model (garnet_hls.models.presets)")
+    p.add_argument("--preset", default=None,
+                   help="canonical model (garnet_hls.models.presets; default garnet_paper, with --keras 3 garnet_rtl_v32)")
     p.add_argument("--train-events", type=int, default=None, help="training events (default: demo size)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: demo size)")
     p.add_argument("--test-events", type=int, default=2000, help="events for C simulation and comparison")
     p.add_argument("--output", default="runs/demo", help="where the model, metrics and plots go")
-    p.add_argument("--project", default="vivado_projects/demo_garnet_paper", help="HLS project directory")
+    p.add_argument("--project", default=None,
+                   help="project directory (default vivado_projects/demo_<preset>)")
+    p.add_argument("--keras", type=int, choices=(2, 3), default=2,
+                   help="3: a Keras 3 model (garnet_hls.keras3, HGQ2 heads), converted with the preset's config "
+                        "(default preset then garnet_rtl_v32: the RTL backend; the HLS backends take Keras 2 only)")
+    p.add_argument("--beta0", type=float, default=None, metavar="BETA",
+                   help="with --keras 3: per-element trainable widths with HGQ2's EBOPs regularisation (train --beta0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_checked)
 
@@ -90,7 +112,18 @@ def _checked(args):
     from garnet_hls.paths import check_output_dir, check_replaceable_dir, refuse_unsafe_replace
     from garnet_hls.models.presets import preset
 
+    if args.preset is None:
+        args.preset = "garnet_rtl_v32" if args.keras == 3 else "garnet_paper"
+    if args.project is None:
+        args.project = f"vivado_projects/demo_{args.preset}"
+    if args.beta0 is not None and args.keras != 3:
+        raise UserError("--beta0 (HGQ2's trainable widths with EBOPs regularisation) needs --keras 3")
     preset(args.preset)
+    if args.keras == 3:  # before TensorFlow is imported: this process stays Keras 3
+        try:
+            import garnet_hls.keras3  # noqa: F401
+        except ImportError as e:
+            raise UserError(f"--keras 3 needs the Keras 3 front end (pip install 'garnet-hls[keras3]'): {e}") from None
     for opt in ("test_events", "train_events", "epochs"):
         value = getattr(args, opt)
         if value is not None and value < 1:

@@ -15,6 +15,17 @@ from garnet_hls.physics.train import CONVERGE_SETTINGS, summary, train
 
 
 def run_train(args):
+    if args.beta0 is not None and (args.keras != 3 or not _quantized(args)):
+        raise UserError("--beta0 (HGQ2's trainable widths with EBOPs regularisation) needs --keras 3 and a "
+                        "quantized model (--quantized, or a preset)")
+    if args.keras == 3:  # before TensorFlow is imported: this process stays Keras 3 (no TF_USE_LEGACY_KERAS)
+        from garnet_hls._env import quiet_native_stderr
+
+        try:
+            with quiet_native_stderr():
+                import garnet_hls.keras3  # noqa: F401
+        except ImportError as e:
+            raise UserError(f"--keras 3 needs the Keras 3 front end (pip install 'garnet-hls[keras3]'): {e}") from None
     kind, quantized, bits, model_kw, output = args.model, args.quantized, args.bits, {}, args.output
     given = getattr(args, "given", set())
     if getattr(args, "preset", None):
@@ -36,7 +47,7 @@ def run_train(args):
                     batch_size=args.batch_size, quantized=bool(quantized), weight_bits=bits,
                     output_dir=output, seed=args.seed, force=args.force, progress=not args.quiet,
                     max_epochs=args.max_epochs, patience=args.patience, learning_rate=args.learning_rate,
-                    **model_kw)
+                    keras_version=args.keras, beta0=args.beta0, **model_kw)
     print(summary(metrics))
     return 0
 
@@ -78,11 +89,25 @@ def add_cli(subparsers):
     p.add_argument("--bits", type=int, default=8, action=_Given, help="weight/bias bits of the quantized model (default 8)")
     p.add_argument("-o", "--output", default=None,
                    help="output directory (default runs/<model>-float or runs/<model>-q<bits>)")
+    p.add_argument("--keras", type=int, choices=(2, 3), default=2,
+                   help="2: tf_keras model, QKeras quantizers (default); 3: Keras 3 model, garnet_hls.keras3 graph "
+                        "layers and HGQ2 QDense heads (docs/keras3.md); convert it with --backend rtl")
+    p.add_argument("--beta0", type=float, default=None, metavar="BETA",
+                   help="Keras 3, quantized: train every weight width (and the heads' input widths) per element, "
+                        "with HGQ2's EBOPs resource regularisation of weight BETA (HGQ2's beta0, e.g. 1e-6)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty output directory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run_train)
     return p
+
+
+def _quantized(args):
+    if "quantized" in getattr(args, "given", set()) or not getattr(args, "preset", None):
+        return bool(args.quantized)
+    from garnet_hls.models.presets import preset
+
+    return bool(preset(args.preset).get("quantized", False))
 
 
 class _Given(argparse.Action):

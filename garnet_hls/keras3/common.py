@@ -6,12 +6,20 @@ places (docs/quantization.md), the same tables (``garnet_hls.core.tables``) inde
 quantizer (``garnet_hls.keras3.quantizers``); where a point is used at several places (the three Dense
 kernels of a block, the mean and max aggregates, ...) each place ("site") has its own HGQ2 quantizer with
 the point's config, so trainable per-element widths get the shape of their own tensor.
+
+The layers are HGQ2 layers (``hgq.layers.QLayerBase``): when quantized they take HGQ2's ``enable_ebops`` and
+``beta0`` and, in training, add ``beta * EBOPs`` to the loss (HGQ2's resource regularisation; its callbacks
+``FreeEBOPs``, ``BetaScheduler`` see them). Their EBOPs (:meth:`QGraphLayer.ebops_terms`, docs/keras3.md) sum
+``bits(a) * bits(b)`` over the products one event needs, from the widths of the sites' quantizers, so
+trainable per-element widths get a gradient towards fewer bits.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+from hgq.config.layer import global_config as hgq_global_config
+from hgq.layers import QLayerBase
 from keras import ops
 
 from garnet_hls.core import tables
@@ -26,19 +34,27 @@ from garnet_hls.keras3.quantizers import config_fixed_type, is_exact_mode, make_
 TABLE_OUTPUT_POINTS = ("edge_weight", "reciprocal")
 
 
-class QGraphLayer(keras.layers.Layer):
-    """Base of the Keras 3 graph layers. Subclasses set ``POINTS`` and implement ``build_weights`` and
-    ``_forward``; ``build_weights`` declares every quantization site with :meth:`add_site`."""
+class QGraphLayer(QLayerBase):
+    """Base of the Keras 3 graph layers. Subclasses set ``POINTS`` and implement ``build_weights``,
+    ``_forward`` and ``ebops_terms``; ``build_weights`` declares every quantization site with :meth:`add_site`.
+
+    ``enable_ebops`` (default: HGQ2's global setting, when quantized) and ``beta0`` are HGQ2's; the layer has
+    no HGQ2 input or output quantizer of its own (its ``input`` and ``output`` points are its sites)."""
 
     POINTS: tuple = ()
     DEFAULT_OVERRIDES: dict = {}
 
     def __init__(self, collapse=None, mean_by_nvert=False, output_activation="linear", quantized=False,
-                 **kwargs):
+                 enable_ebops=None, **kwargs):
         specs = {p: kwargs.pop(f"{p}_quantizer", None) for p in self.POINTS}
-        super().__init__(**kwargs)
+        kwargs.pop("enable_iq", None), kwargs.pop("enable_oq", None), kwargs.pop("oq_conf", None)
+        quantized = bool(quantized) or any(v is not None for v in specs.values())
+        if enable_ebops is None:
+            enable_ebops = bool(hgq_global_config["enable_ebops"]) and quantized
+        super().__init__(enable_ebops=bool(enable_ebops) and quantized, enable_iq=False, enable_oq=False,
+                         **kwargs)
         set_graph_options(self, collapse, mean_by_nvert, output_activation)
-        self.quantized = bool(quantized) or any(v is not None for v in specs.values())
+        self.quantized = quantized
         if self.quantized:
             for p in self.POINTS:
                 if specs[p] is None:
@@ -68,6 +84,9 @@ class QGraphLayer(keras.layers.Layer):
         cfg = super().get_config()
         cfg.update(collapse=self.collapse, mean_by_nvert=self.mean_by_nvert,
                    output_activation=self.output_activation, quantized=self.quantized)
+        for k in ("enable_iq", "enable_oq", "oq_conf"):  # always off: the input and output points are sites
+            cfg.pop(k, None)
+        cfg["beta0"] = keras.saving.serialize_keras_object(cfg.get("beta0"))
         for p, c in self.q_configs.items():
             cfg[f"{p}_quantizer"] = None if c is None else keras.saving.serialize_keras_object(c)
         return cfg
@@ -148,6 +167,35 @@ class QGraphLayer(keras.layers.Layer):
         self.build_weights()
         if self.collapse in ("mean", "sum"):
             self.add_site("collapse_output", "output", (None, self.n_out))
+        super().build(input_shape)  # HGQ2's beta and ebops variables
+
+    # -- EBOPs (HGQ2's resource estimate: bits(a) * bits(b) summed over the products of one event) ---------
+    def bits(self, site, shape):
+        """The widths of ``site``'s values, broadcast to ``shape`` (float32)."""
+        qz = self.site_quantizer(site)
+        return ops.cast(ops.broadcast_to(qz.bits_(tuple(shape)), tuple(shape)), "float32")
+
+    def table_bits(self, point):
+        return float(self.table_types[point].width)
+
+    def dense_ebops(self, prefix, bits_in, n_out):
+        """A Dense of this layer on inputs of widths ``bits_in`` (1, V, n_in): every kernel product, and the
+        bias as HGQ2's QDense counts it (its mean width per output)."""
+        n_in = int(bits_in.shape[-1])
+        bk = self.bits(f"{prefix}_kernel", (n_in, n_out))
+        bb = self.bits(f"{prefix}_bias", (n_out,))
+        return ops.sum(ops.matmul(bits_in, bk)) + ops.mean(bb) * float(bits_in.shape[1] * n_out)
+
+    def collapse_ebops(self):
+        if self.collapse != "mean":
+            return 0.0
+        return ops.sum(self.bits("collapse_output", (1, self.n_out))) * self.table_bits("reciprocal")
+
+    def _compute_ebops(self, feat_shape, nvtx_shape=None):
+        return ops.cast(self.ebops_terms() + self.collapse_ebops(), "float32")
+
+    def ebops_terms(self):
+        raise NotImplementedError
 
     def add_dense(self, prefix, n_in, n_out):
         k = self.add_weight(name=f"{prefix}_kernel", shape=(n_in, n_out), initializer="glorot_uniform",

@@ -68,8 +68,37 @@ def point_type(layer, point) -> FixedType | None:
 
 
 def point_types(layer) -> dict:
-    """{point: FixedType or None} of every quantization point of ``layer`` (see :func:`point_type`)."""
-    return {p: point_type(layer, p) for p in layer.POINTS}
+    """{point: FixedType or None} of every quantization point of ``layer`` (see :func:`point_type`).
+
+    The weights are constants the firmware rounds to their point's type again: that type must hold every
+    quantized weight exactly. HGQ2's kif does not always bound them (a kbi kernel with per-weight widths, WRAP
+    and RND gave -1.0625 under a kif of i=0), so the weight points' types are taken from the values."""
+    types = {p: point_type(layer, p) for p in layer.POINTS}
+    weights = quantized_weights(layer)
+    for point in WEIGHT_POINTS:
+        vals = [v for qw in weights for n, v in qw.items() if n.endswith(point)]
+        if types.get(point) is not None and vals:
+            types[point] = holding_type(np.concatenate([np.ravel(v) for v in vals]))
+    return types
+
+def holding_type(values) -> FixedType:
+    """The narrowest signed fixed-point type that holds every one of ``values`` exactly (float64 values of
+    fixed-point weights)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(v)):
+        raise UserError("a quantized weight is not finite")
+    f = 0
+    while f < 64 and np.any(np.ldexp(v, f) != np.round(np.ldexp(v, f))):
+        f += 1
+    if f >= 64:
+        raise UserError("a quantized weight is not a fixed-point value of at most 64 fraction bits")
+    integer = 1  # sign bit: [-2^(I-1), 2^(I-1) - 2^-f]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+    while lo < -2.0 ** (integer - 1) or hi > 2.0 ** (integer - 1) - 2.0 ** -f:
+        integer += 1
+    integer = integer if integer + f >= 2 else 2 - f
+    return FixedType(integer + f, integer, signed=True)
+
 
 
 def quantized_weights(layer) -> list[dict]:

@@ -43,6 +43,31 @@ class _GarNetBlocks(QGraphLayer):
                 self.add_site(f"{pre}aggregate_max", "aggregate", (None, a, g))
             self.add_output_sites(pre, V, fo)
 
+    def ebops_terms(self):
+        """Per block: the S and P Dense on the block input, w * g (the aggregation's V*A*G products), the
+        mean's division (A*G products by the reciprocal), w * h (the V*A*H products of the output transform's
+        input, each as wide as w plus h) and the O Dense on those."""
+        V, total = self.n_vertices, 0.0
+        bx = self.bits("input", (1, V, self.n_in))
+        bw = self.table_bits("edge_weight")
+        for b in range(self.n_blocks):
+            f_in, a, p, g, h, z, fo = self.block_dims(b)
+            pre = self._prefix(b)
+            total = total + self.dense_ebops(f"{pre}S", bx, a) + self.dense_ebops(f"{pre}P", bx, p)
+            bf = self.bits(f"{pre}feature", (1, V, p))
+            bg = bf if self.simplified else ops.concatenate([bf, ops.full((1, V, a), bw)], axis=-1)
+            total = total + bw * a * ops.sum(bg)
+            bh = self.bits(f"{pre}aggregate_mean", (1, a, g))
+            total = total + ops.sum(bh) * self.table_bits("reciprocal")
+            if not self.simplified:
+                bh = ops.concatenate([self.bits(f"{pre}aggregate_max", (1, a, g)), bh], axis=-1)
+            bu = ops.broadcast_to(ops.reshape(bh + bw, (1, 1, a * h)), (1, V, a * h))
+            total = total + bw * V * ops.sum(bh)
+            bz = bu if self.simplified else ops.concatenate([bx, bu, ops.full((1, V, a), bw)], axis=-1)
+            total = total + self.dense_ebops(f"{pre}O", bz, fo)
+            bx = self.bits(f"{pre}output", (1, V, fo))
+        return total
+
     def block_weights(self, b):
         """Raw (unquantized) weights of block b as NumPy arrays."""
         (sk, sb), (pk, pb), (ok, ob) = self._vars[b]

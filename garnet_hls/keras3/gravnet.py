@@ -46,6 +46,22 @@ class GravNet(QGraphLayer):
         self.add_site("aggregate_max", "aggregate", (None, V, self.n_propagate))
         self.add_output_sites("", V, self.n_filters)
 
+    def ebops_terms(self):
+        """The S and P Dense, the squared coordinate differences of the l2 distance (V*V*S products of
+        width+1 bits; l1 has none), w * f_j (V*k*P products), the mean's division by k (V*P products) and
+        the O Dense on [x, mean, max]."""
+        V, S, P, k = self.n_vertices, self.n_dimensions, self.n_propagate, self.n_neighbours
+        bx = self.bits("input", (1, V, self.n_in))
+        total = self.dense_ebops("S", bx, S) + self.dense_ebops("P", bx, P)
+        if self.distance == "l2":
+            total = total + V * ops.sum(ops.square(self.bits("coordinate", (1, V, S)) + 1.0))
+        bf = self.bits("feature", (1, V, P))
+        total = total + self.table_bits("edge_weight") * k * ops.sum(bf)
+        b_mean = self.bits("aggregate_mean", (1, V, P))
+        total = total + ops.sum(b_mean) * self.table_bits("reciprocal")
+        bz = ops.concatenate([bx, b_mean, self.bits("aggregate_max", (1, V, P))], axis=-1)
+        return total + self.dense_ebops("O", bz, self.n_filters)
+
     def block_weights(self, b=0):
         if b != 0:
             raise IndexError("GravNet has one block")

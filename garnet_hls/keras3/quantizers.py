@@ -52,7 +52,20 @@ def make_quantizer(config: QuantizerConfig, name: str, shape) -> Quantizer:
     q = Quantizer(config, dtype="float64", name=name)
     q.quantizer.dtype_policy = "float64"  # its k, i, f variables: a float32 width against float64 data fails
     q.build(tuple(shape))
+    for v in q.weights:  # HGQ2's width regularisers on float64 widths: the model's float32 loss sums them
+        if v.regularizer is not None and not isinstance(v.regularizer, _Float32Loss):
+            v.regularizer = _Float32Loss(v.regularizer)
     return q
+
+
+class _Float32Loss:
+    """A regulariser whose loss is cast to float32 (Keras adds every loss of a model into one float32 sum)."""
+
+    def __init__(self, regularizer):
+        self.regularizer = regularizer
+
+    def __call__(self, x):
+        return keras.ops.cast(self.regularizer(x), "float32")
 
 
 def is_exact_mode(config: QuantizerConfig) -> bool:

@@ -538,7 +538,7 @@ def remeasure(run_dir):
 
 def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None, quantized=False, output_dir=None,
           seed=0, validation_split=0.2, progress=True, force=False, learning_rate=None, weight_bits=8,
-          demo=False, max_epochs=None, patience=None, **model_kw):
+          demo=False, max_epochs=None, patience=None, keras_version=2, beta0=None, **model_kw):
     """Train a ``kind`` ('garnet' | 'gravnet') model and write it, its metrics and plots to ``output_dir``.
 
     Args:
@@ -560,6 +560,10 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
         validation_split: fraction of events held out; the metrics are computed on them (on the training
             events when 0).
         progress: show the Keras progress bar (one line per epoch when stdout is not a terminal).
+        keras_version: 2 (tf_keras, QKeras; garnet_hls.models.build) or 3 (Keras 3, garnet_hls.keras3 graph
+            layers and HGQ2 heads; garnet_hls.models.build_keras3). The model is saved with that Keras.
+        beta0: Keras 3, quantized only: HGQ2's EBOPs loss weight; every weight width (and the heads' input
+            widths) trains per element, and ``beta0 * EBOPs`` joins the loss (metrics.json: ``ebops``).
         **model_kw: passed to the model builder (e.g. ``n_vertices``, ``aggregators``, ``k``).
 
     Returns:
@@ -592,6 +596,11 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
         raise UserError(f"validation_split must be in [0, 1), got {validation_split!r}")
     if quantized:
         weight_bits = _positive_int("weight bits", weight_bits)
+    if keras_version not in (2, 3):
+        raise UserError(f"keras version must be 2 or 3, got {keras_version!r}")
+    if beta0 is not None and (keras_version != 3 or not quantized):
+        raise UserError("beta0 (HGQ2's trainable widths with EBOPs regularisation) needs a quantized Keras 3 model "
+                        "(--keras 3 --quantized)")
     if output_dir is None:
         output_dir = default_output_dir(kind, quantized, weight_bits)
     output_dir = os.path.abspath(os.fspath(output_dir))
@@ -611,7 +620,11 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     if n_train < 1:
         raise UserError(f"not enough events to train: {n} events, validation_split {validation_split}")
 
-    import tf_keras as keras
+    if keras_version == 3:
+        import garnet_hls.keras3  # noqa: F401  (before TensorFlow, if it is not imported yet)
+        import keras
+    else:
+        import tf_keras as keras
 
     keras.utils.set_random_seed(seed)
     perm = np.random.default_rng(seed).permutation(n)
@@ -627,8 +640,13 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     model_args = dict(model_kw, quantized=bool(quantized))
     if quantized:
         model_args["weight_bits"] = weight_bits
-    from garnet_hls.models.build import build_model
+    if keras_version == 3:
+        from garnet_hls.models.build_keras3 import build_model, model_ebops
 
+        if beta0 is not None:
+            model_args["beta0"] = beta0
+    else:
+        from garnet_hls.models.build import build_model
     model = build_model(kind, **model_args)
     callbacks = []
     if converge:
@@ -643,6 +661,10 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
     else:
         steps = epochs * int(np.ceil(n_train / batch_size))
         optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05))
+    if beta0 is not None:
+        from hgq.utils.sugar import FreeEBOPs
+
+        callbacks.append(FreeEBOPs())  # history["ebops"]: the model's EBOPs after each epoch
     model.compile(optimizer=optimizer,
                   loss={"class_logit": keras.losses.BinaryCrossentropy(from_logits=True),
                         "energy": keras.losses.MeanSquaredError()},
@@ -701,6 +723,8 @@ def train(kind="garnet", data=None, n_events=None, epochs=None, batch_size=None,
             best_loss={k: v[best] for k, v in history.items()}, history=history,
             train_seconds=round(fit_seconds, 2),
             model_kw={k: (list(v) if isinstance(v, tuple) else v) for k, v in model_kw.items()},
+            keras_version=keras_version, beta0=beta0,
+            ebops=model_ebops(model) if keras_version == 3 and beta0 is not None else None,
         )
         plot_loss(os.path.join(tmp, "loss.png"), history, title=f"{title}: loss")
         metrics["total_seconds"] = round(time.perf_counter() - t_start, 2)
@@ -731,6 +755,9 @@ def summary(metrics):
                          for name in CLASS_NAMES)
 
     q = f"q{metrics['weight_bits']}" if metrics["quantized"] else "float"
+    if metrics.get("keras_version") == 3:
+        q += ", Keras 3 / HGQ2" + (f", beta0 {metrics['beta0']:g}: {f(metrics.get('ebops'), ',.0f')} EBOPs"
+                                   if metrics.get("beta0") is not None else "")
     tr = metrics.get("training", {})
     how = (f"best epoch {tr.get('best_epoch')} of {metrics['epochs']}"
            f"{', stopped early' if tr.get('stopped_early') else ' (epoch cap reached)'}"

@@ -24,6 +24,7 @@ from garnet_hls.errors import ToolFailure, UserError
 from garnet_hls.keras3.firmware import point_type, point_types, quantized_weights
 
 
+
 class GraphView:
     """A ``garnet_hls.keras3`` layer as the RTL traces read a Keras 2 ``garnet_hls.layers`` one."""
 
@@ -64,6 +65,35 @@ def _register_graph_layers():
     _REGISTERED = True
 
 
+DA4ML_ROUNDINGS = ("TRN", "RND")  # what da4ml's quantize builds (FixedVariable.quantize)
+
+
+def check_hgq_data_quantizers(model, graph_layers) -> None:
+    """Refuse, naming the layer, an HGQ2 data quantizer (a layer's input or output quantizer, a Quantizer
+    layer) that rounds in a way da4ml's HGQ2 tracer cannot build: it asserts TRN or RND (RND_CONV is ours,
+    in the graph layers' own traces). Weights are constants: their quantizers may round any way."""
+    from hgq.layers import QLayerBase
+    from hgq.layers.core.base import MultipleQuantizers
+    from hgq.quantizer import Quantizer
+
+    for layer in model.layers:
+        if layer in graph_layers:
+            continue
+        found = []
+        if isinstance(layer, Quantizer):
+            found.append(("quantizer", layer))
+        elif isinstance(layer, QLayerBase):
+            for what, on in (("input", layer.enable_iq), ("output", layer.enable_oq)):
+                q = getattr(layer, "iq" if what == "input" else "oq") if on else None
+                qs = q.quantizers if isinstance(q, MultipleQuantizers) else (q,) if q is not None else ()
+                found += [(f"{what} quantizer", x) for x in qs]
+        for what, q in found:
+            mode = str(getattr(q.quantizer, "round_mode", "TRN")).upper()
+            if mode not in DA4ML_ROUNDINGS:
+                raise UserError(f"layer {layer.name}: its {what} rounds {mode}; da4ml's HGQ2 tracer builds "
+                                f"{' or '.join(DA4ML_ROUNDINGS)} only (give round_mode='RND' or 'TRN')")
+
+
 def is_keras3_model(model) -> bool:
     return type(model).__module__.split(".")[0] == "keras"
 
@@ -93,6 +123,7 @@ def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     graph = [layer for layer in model.layers if isinstance(layer, QGraphLayer)]
     if not graph:
         raise UserError("the model has no GarNet/GravNet layer")
+    check_hgq_data_quantizers(model, graph)
     V = graph[0].n_vertices
     feat_types = {}
     for layer in graph:
