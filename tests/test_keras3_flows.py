@@ -95,7 +95,7 @@ def test_rtl_weight_type_holds_every_quantized_weight():
     the values."""
     import numpy as np
 
-    from garnet_hls.backends.rtl.keras3 import holding_type
+    from garnet_hls.keras3.firmware import holding_type
     from garnet_hls.core.quantize import quantize_np
 
     for values in ([-1.0625, 0.5, 0.375], [0.0], [3.75, -0.001953125], [-4.0, 2 ** -12]):
