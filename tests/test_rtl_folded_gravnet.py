@@ -18,7 +18,7 @@ from garnet_hls.errors import UserError
 from garnet_hls.flows import fuzz
 from garnet_hls.backends.rtl import folding
 from garnet_hls.backends.rtl import folded_rtl as R
-from garnet_hls.backends.rtl.folded_gravnet import RF_GLUE, plan_gravnet
+from garnet_hls.backends.rtl.folded_gravnet import GATHER_GLUE, RF_GLUE, plan_gravnet
 from garnet_hls.backends.rtl.model import emulate, trace_model
 from test_rtl_folded import CUTOFF, keras_reference
 
@@ -104,13 +104,24 @@ def test_gravnet_schedule_follows_the_module_depths():
     plan = plan_gravnet(gravnet_model(V, 3, 2, "l2", "relu", "mean", True, 1), lanes, CUTOFF, prep_lanes=prep)
     s = folding.schedule(plan)
     G, G0 = V // lanes, V // prep
-    n = [m.depth for m in plan.passes]
+    # a query pass: its select module, the registered read of the feature memory, its aggregate module
+    n = [plan.passes[0].depth] + [sel.depth + 1 + GATHER_GLUE + m.depth for sel, m in zip(plan.aggs, plan.passes[1:])]
+    assert s["pass_depths"] == n and GATHER_GLUE == 1
     assert all(m.depth == len(m.pipe.solutions) > 0 for m in plan.modules)
     assert s["pass_start"] == [0, G0 - 1 + n[0] + 1 + RF_GLUE, G0 - 1 + n[0] + n[1] + G - 1 + 2 + 2 * RF_GLUE]
     assert s["latency"] == (G0 - 1) + 2 * (G - 1) + sum(d + 1 for d in n) + 2 * RF_GLUE + plan.tail.depth + 3
     assert s["interval"] == G and s["events_in_flight"] == 3
     assert list(s["depths"]) == [m.name for m in plan.modules] == \
-        ["gravnet1_prep", "gravnet1_pass1", "gravnet2_pass2", "gravnet2_tail"]
+        ["gravnet1_prep", "gravnet1_sel1", "gravnet1_pass1", "gravnet2_sel2", "gravnet2_pass2", "gravnet2_tail"]
+    # the select modules put out indices and weights, no features: the gather is the top's memory read
+    assert [[n for n, _ in m.outputs] for m in plan.aggs] == [["w", "j"], ["w", "j"]]
+    assert [n for n, _ in plan.passes[1].inputs] == ["fg", "w", "xq", "valid", "nvtx"]
+    # an event's feature buffer is reused only after its last read (the bound of folded_gravnet.schedule)
+    Ns = [m.depth for m in plan.aggs]
+    for p, Gs in ((1, G0), (2, G)):
+        last_read = s["pass_start"][p] + G - 1 + Ns[p - 1] + 1
+        first_overwrite = s["feature_buffers"] * G + s["pass_start"][p] - RF_GLUE - (Gs - 1)
+        assert first_overwrite > last_read >= first_overwrite - G
 
 
 def test_folded_gravnet_refuses_what_it_cannot_fold():
@@ -144,7 +155,13 @@ def built(tmp_path_factory):
     plan = plan_gravnet(model, 3, CUTOFF, prep_lanes=4)
     assert plan.groups == 3 and plan.prep_groups == 2
     data = edge_events(V, k, n=150, seed=3)
-    sim = R.FoldedVerilator(plan, tmp_path_factory.mktemp("gfold_chain"))
+    path = tmp_path_factory.mktemp("gfold_chain")
+    sim = R.FoldedVerilator(plan, path)
+    # the features are gathered from a memory of event buffers by the select modules' indices (150 events
+    # stream through its 5 buffers), not by mux trees inside the modules
+    top = (path / "src" / "folded.v").read_text()
+    nbuf = folding.schedule(plan)["feature_buffers"]
+    assert nbuf == 5 and all(f"fmem{p} [0:{nbuf * g - 1}];" in top for p, g in ((1, 2), (2, 3)))
     return model, plan, sim, data
 
 

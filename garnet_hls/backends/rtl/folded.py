@@ -99,15 +99,18 @@ class FoldedPlan:
     outputs: list  # [{"keras_name", "shape"}]
     not_bit_exact: list = field(default_factory=list)
     trace_seconds: float = 0.0
-    kind: str = "GarNet"  # "GravNet": folded_gravnet's plan (no aggs; pass 0 is the prep)
+    kind: str = "GarNet"  # "GravNet": folded_gravnet's plan (pass 0 is the prep; aggs: the select modules)
     prep_lanes: int = 0  # GravNet: the prep's lanes and groups
     prep_groups: int = 1
     multipliers: dict = field(default_factory=dict)  # how its products are built (folding.plan; like RTLTrace's)
 
     @property
     def modules(self) -> list:
-        if self.kind == "GravNet":
-            return list(self.passes) + ([self.tail] if self.tail is not None else [])
+        if self.kind == "GravNet":  # aggs: the query passes' select modules (folded_gravnet)
+            mods = [self.passes[0]]
+            for sel, mod in zip(self.aggs, self.passes[1:]):
+                mods += [sel, mod]
+            return mods + ([self.tail] if self.tail is not None else [])
         mods = [self.passes[0]]
         for b, agg in enumerate(self.aggs):
             mods += [agg, self.passes[b + 1]]

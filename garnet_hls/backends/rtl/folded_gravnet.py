@@ -2,25 +2,29 @@
 schedule (issue #18; the Verilog is ``folded_rtl``, which writes both folded designs).
 
 A model of B chained GravNet blocks (each fed by the one before, the last one optionally collapsed, then a
-dense head) becomes B + 1 da4ml modules ("passes"), each run once per group of an event's vertex slots:
+dense head) becomes 2B + 1 da4ml modules, run once per group of an event's vertex slots:
 
 * **pass 0** (the prep, ``Lp`` lanes, ``Gp = ceil(V / Lp)`` groups; ``Lp = min(V, 4 L)`` by default):
   block 0's per-vertex half, ``x`` quantized to the input type, the coordinates ``s`` and the
   features ``f`` of each vertex.
 * **pass p = 1..B** (L query lanes, ``G = ceil(V / L)`` groups): block p-1 for the lanes' query vertices
-  ``i = g L + l``. Each lane takes its vertex's ``x`` and ``s``, every vertex's ``s`` and ``f`` (the event's
-  register file), the candidate bits ``cand[l][j] = (j < nvtx) and (j != i)``, its ``valid = i < nvtx`` and
-  ``nvtx``; it computes the V distances, the keys, the top-k (tree merge, ``gravnet.top_k``), the gathers,
-  the aggregates and the output transform (``gravnet.lane_block``: the very helpers of the fully parallel
-  trace, so the rounding points are the same), masks the output, and then either block p's per-vertex half
-  (``x``, ``s``, ``f`` of the next block, p < B) or (p = B) the per-lane head (collapse None) or the L-way
-  part of the collapse (``ysum`` / ``ymax``) as the folded GarNet's last pass does.
+  ``i = g L + l``, in two modules. The **select** module (``plan.aggs[p-1]``) takes each lane's ``s``, every
+  vertex's ``s`` (the event's register file) and the candidate bits ``cand[l][j] = (j < nvtx) and (j != i)``;
+  it computes the V distances, the keys and the top-k (tree merge, ``gravnet.top_k``) and puts out per slot
+  the edge weight ``w`` and the neighbour's index ``j``. The top gathers those neighbours' features from its
+  feature memory (the emulator: by numpy indexing). The **aggregate** module (``plan.passes[p]``) takes the
+  gathered features ``fg`` (L, k, P), ``w``, the lanes' ``x``, ``valid = i < nvtx`` and ``nvtx``; it computes the
+  products, the aggregates and the output transform (``gravnet.aggregate`` / ``output_transform``: the very
+  helpers of the fully parallel trace, so the rounding points are the same), masks the output, and then either
+  block p's per-vertex half (``x``, ``s``, ``f`` of the next block, p < B) or (p = B) the per-lane head
+  (collapse None) or the L-way part of the collapse (``ysum`` / ``ymax``) as the folded GarNet's last pass does.
 * **tail** (collapse sum/mean/max): the collapse's rounding and the dense head, once per event
   (``folded._tail``).
 
 Between passes the per-vertex outputs of every group are collected; once an event's last group is out, the
 whole event is latched into the next pass's register file (held for one interval, while the next event's
-groups are collected), so the blocks of successive events overlap: the interval is ``G``.
+groups are collected), so the blocks of successive events overlap: the interval is ``G``. The features go
+group by group into the feature memory of ``schedule()['feature_buffers']`` event buffers instead.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from garnet_hls.backends.rtl import common as C
 from garnet_hls.backends.rtl import folded as F
 
 RF_GLUE = 1  # the register file between passes (latched with the last group's outputs)
+GATHER_GLUE = 1  # the gather: the feature memory's registered read between a query pass's two modules
 # the prep's default lanes per query lane: the prep is ~1/10 of a query lane's logic per vertex, and fully parallel
 # (V lanes) it was the largest module at V=64 (da4ml's estimate, benchmarks/rtl_folded_gravnet.md); 4 L lanes cost
 # G/4 - 1 cycles of latency and a quarter of the interval
@@ -94,22 +99,45 @@ def _prep_pass(ctx):
     return m.build(ctx["cutoff"])
 
 
-def _query_pass(ctx, p):
-    """Pass p: block p-1's L query lanes, then block p's per-vertex half (or the last block's outputs)."""
+def _select_pass(ctx, p):
+    """Pass p's first module: block p-1's L query lanes up to the neighbour selection; per lane and slot the
+    edge weight ``w`` and the neighbour's index ``j`` (the features are gathered outside, from the indices)."""
     from garnet_hls.backends.rtl import gravnet as GV
 
     layers, L, V, hw = ctx["layers"], ctx["L"], ctx["V"], ctx["hw"]
     layer, prev = layers[p - 1], ctx["passes"][p - 1]
-    m = F._Builder(f"{layer.name}_pass{p}", hw)
-    qx, qs, qf = (_union(prev.qints(n)) for n in ("x", "s", "f"))
+    m = F._Builder(f"{layer.name}_sel{p}", hw)
+    qs = _union(prev.qints("s"))
     S_all = m.port("S", np.broadcast_to(qs, (V, *qs.shape)).copy())
-    F_all = m.port("F", np.broadcast_to(qf, (V, *qf.shape)).copy())
-    x = m.port("xq", np.broadcast_to(qx, (L, *qx.shape)).copy())
     sq = m.port("sq", np.broadcast_to(qs, (L, *qs.shape)).copy())
     cand = m.given("cand", C.integer_input((L, V), 1, hw))
+    K = GV._Consts(layer)
+    ws, js = [], []
+    for lane in range(L):
+        _, w, j = GV.select(layer, GV.lane_keys(layer, sq, S_all, cand, lane, K), K)
+        ws.append([0.0 if v is None else v for v in w])  # the padding key: weight 0, any index
+        js.append([0.0 if v is None else v for v in j])
+    m.out("w", np.array(ws, dtype=object))
+    m.out("j", np.array(js, dtype=object))
+    return m.build(ctx["cutoff"])
+
+
+def _query_pass(ctx, p):
+    """Pass p's second module: block p-1's aggregation for the L lanes from the weights of its select module
+    and the gathered features, then block p's per-vertex half (or the last block's outputs)."""
+    from garnet_hls.backends.rtl import gravnet as GV
+
+    layers, L, hw = ctx["layers"], ctx["L"], ctx["hw"]
+    layer, prev, sel = layers[p - 1], ctx["passes"][p - 1], ctx["selects"][p - 1]
+    m = F._Builder(f"{layer.name}_pass{p}", hw)
+    qx, qf = _union(prev.qints("x")), _union(prev.qints("f"))
+    k = layer.n_neighbours
+    fg = m.port("fg", np.broadcast_to(qf, (L, k, *qf.shape)).copy())
+    w = m.port("w", sel.qints("w"))
+    x = m.port("xq", np.broadcast_to(qx, (L, *qx.shape)).copy())
     valid = m.given("valid", C.integer_input((L,), 1, hw))
-    nvtx = m.given("nvtx", C.integer_input((1,), V, hw))
-    y = GV.lane_block(layer, x, sq, S_all, F_all, cand, valid, nvtx)
+    nvtx = m.given("nvtx", C.integer_input((1,), ctx["V"], hw))
+    y = GV.lane_aggregate(layer, x, w, fg, valid, nvtx)
     if p < len(layers):
         xn, s, f = GV.prep(layers[p], y)
         m.out("x", xn)
@@ -140,16 +168,17 @@ def plan_gravnet(model, lanes: int, latency_cutoff: float = 5.0, prep_lanes: int
     last = layers[-1]
     ctx = {"model": model, "layer": last, "layers": layers, "L": L, "Lp": Lp, "V": V, "G": math.ceil(V / L),
            "cutoff": float(latency_cutoff), "hw": HWConfig(1, -1, float(latency_cutoff)), "passes": [],
-           "not_exact": [], "n_features": int(layers[0].input[0].shape[-1])}
+           "not_exact": [], "n_features": int(layers[0].input[0].shape[-1]), "selects": []}
     with _layer_errors(layers[0]):
         ctx["passes"].append(_prep_pass(ctx))
     for p in range(1, len(layers) + 1):
         with _layer_errors(layers[p - 1]):
+            ctx["selects"].append(_select_pass(ctx, p))
             ctx["passes"].append(_query_pass(ctx, p))
     with _layer_errors(last):
         tail = F._tail(ctx) if last.collapse is not None else None
     ins, outs = F._model_io(model, layers[0])
-    return F.FoldedPlan(last, V, L, ctx["G"], ctx["passes"], [], tail, ins, outs, ctx["not_exact"],
+    return F.FoldedPlan(last, V, L, ctx["G"], ctx["passes"], ctx["selects"], tail, ins, outs, ctx["not_exact"],
                         time.perf_counter() - t0, "GravNet", Lp, math.ceil(V / Lp))
 
 
@@ -189,9 +218,11 @@ def emulate(plan, data: dict) -> list:
         for g in range(plan.groups):
             sl = slice(g * L, (g + 1) * L)
             idx = np.arange(g * L, (g + 1) * L)
-            feed = {"S": rf["s"], "F": rf["f"], "xq": pad["x"][:, sl], "sq": pad["s"][:, sl],
-                    "cand": cand_bits(V, idx, nvtx), "valid": (idx[None, :] < nvtx[:, None]).astype(np.float64),
-                    "nvtx": nv}
+            sel = plan.aggs[p - 1].run({"S": rf["s"], "sq": pad["s"][:, sl], "cand": cand_bits(V, idx, nvtx)})
+            j = sel["j"].astype(np.int64)  # (n, L, k): the gather, as the top's feature memory reads it
+            fg = rf["f"][np.arange(n)[:, None, None], j]
+            feed = {"fg": fg, "w": sel["w"], "xq": pad["x"][:, sl],
+                    "valid": (idx[None, :] < nvtx[:, None]).astype(np.float64), "nvtx": nv}
             res = mod.run(feed)
             for k, v in res.items():
                 if k == "ysum":
@@ -219,8 +250,11 @@ def emulate(plan, data: dict) -> list:
 def schedule(plan) -> dict:
     """The clock offsets of the folded GravNet; the Verilog generator uses these numbers.
 
-    Clock 0 is the one at which the event is presented and group 0 enters pass 0. Group g of pass p enters at
-    ``start[p] + g`` and is out of the module (``PASS_GLUE``) at ``start[p] + g + N_p + 1``; in the clock of its
+    Clock 0 is the one at which the event is presented and group 0 enters pass 0. A query pass p is two modules,
+    the select (``Ns_p`` stages) and the aggregate (``Na_p``), with the gather between them: the select's
+    indices are out at ``+ Ns_p + PASS_GLUE``, the feature memory's registered read adds ``GATHER_GLUE``, so the
+    pass's depth is ``N_p = Ns_p + PASS_GLUE + GATHER_GLUE + Na_p`` (the prep's: its module's). Group g of pass
+    p enters at ``start[p] + g`` and is out at ``start[p] + g + N_p + 1`` (``PASS_GLUE``); in the clock of its
     last group, pass p's outputs of every group are latched into pass p+1's register file (``RF_GLUE``), so
 
         start[p+1] = start[p] + (G_p - 1) + N_p + PASS_GLUE + RF_GLUE
@@ -231,20 +265,29 @@ def schedule(plan) -> dict:
         latency = (G_0 - 1) + B (G - 1) + sum_p (N_p + 1) + B RF_GLUE + [N_tail + 3 | 1]
 
     The interval is ``max(G, G_0)`` (= G: the prep has at least as many lanes), and up to B + 1 events are in
-    flight, one per pass.
+    flight, one per pass. Each query pass's features are written into a memory of ``feature_buffers`` event
+    buffers group by group as the pass before puts them out (from ``start[p] - RF_GLUE - (G_{p-1} - 1)``) and
+    read until ``start[p] + G - 1 + Ns_p + PASS_GLUE``; an event's buffer is reused ``feature_buffers`` events
+    later, at least that many intervals on, after its last read.
     """
     G, G0 = plan.groups, plan.prep_groups
-    n_pass = [m.depth for m in plan.passes]
+    sel = [m.depth for m in plan.aggs]
+    n_pass = [plan.passes[0].depth] + [s + F.PASS_GLUE + GATHER_GLUE + m.depth
+                                       for s, m in zip(sel, plan.passes[1:])]
     groups = [G0] + [G] * (len(plan.passes) - 1)
     start = [0]
     for p in range(len(plan.passes) - 1):
         start.append(start[p] + groups[p] - 1 + n_pass[p] + F.PASS_GLUE + RF_GLUE)
     done = start[-1] + (G - 1) + n_pass[-1] + F.PASS_GLUE
     latency = done + (plan.tail.depth + F.BARRIER_GLUE if plan.tail is not None else F.OUTPUT_GLUE)
+    # event e+n overwrites the buffer from start[p] - RF_GLUE - (G_{p-1} - 1) + n G on: after the last read
+    bufs = max([(G + s + F.PASS_GLUE - 1 + gs + RF_GLUE - 1) // G + 1 for s, gs in zip(sel, groups)] or [1])
     return {
         "lanes": plan.lanes, "groups": G, "prep_lanes": plan.prep_lanes, "prep_groups": G0,
         "interval": max(G, G0), "latency": latency,
         "depths": {m.name: m.depth for m in plan.modules},
+        "pass_depths": n_pass,
         "pass_start": start,
+        "feature_buffers": bufs,
         "events_in_flight": len(plan.passes),
     }

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -43,134 +42,9 @@ import numpy as np
 from garnet_hls.errors import UserError
 from garnet_hls.backends.rtl import folded as F
 from garnet_hls.backends.rtl import folding
-
-
-# ------------------------------------------------------------------------------------------------
-# Port layouts of the da4ml modules
-# ------------------------------------------------------------------------------------------------
-def _kif(q):
-    from da4ml.types import minimal_kif
-
-    k, i, f = minimal_kif(q)
-    return int(k), int(i), int(f)
-
-
-def _in_layout(mod) -> dict:
-    """port -> [(element, lo bit, width, (k, i, f))] of the live elements of a module's ``model_inp``."""
-    kifs = [_kif(q) for q in mod.pipe.inp_qint]
-    assert len(kifs) == int(mod.live.sum()), f"{mod.name}: inputs and live elements disagree"
-    res, flat, n, lo = {}, 0, 0, 0
-    for name, shape in mod.inputs:
-        els = []
-        for e in range(int(np.prod(shape))):
-            if mod.live[flat]:
-                kif = kifs[n]
-                els.append((e, lo, sum(kif), kif))
-                lo += sum(kif)
-                n += 1
-            flat += 1
-        res[name] = els
-    return res
-
-
-def _out_layout(mod) -> dict:
-    """port -> [(element, lo bit, width, (k, i, f))] of every element of a module's ``model_out``."""
-    kifs = [_kif(q) for q in mod.pipe.out_qint]
-    res, n, lo = {}, 0, 0
-    for name, shape in mod.outputs:
-        els = []
-        for e in range(int(np.prod(shape))):
-            els.append((e, lo, sum(kifs[n]), kifs[n]))
-            lo += sum(kifs[n])
-            n += 1
-        res[name] = els
-    assert n == len(kifs)
-    return res
-
-
-def _bits(layout_port) -> int:
-    return sum(w for _, _, w, _ in layout_port)
-
-
-def _span(layout_port) -> tuple:
-    """(lo, width) of a port's contiguous bits."""
-    if not layout_port:
-        return 0, 0
-    lo = layout_port[0][1]
-    return lo, layout_port[-1][1] + layout_port[-1][2] - lo
-
-
-def _sanitize(name: str) -> str:
-    return re.sub(r"\W", "_", name)
-
-
-def _cat(parts: list) -> str:
-    """A Verilog concatenation of ``parts`` given LSB first."""
-    parts = [p for p in parts if p]
-    if len(parts) == 1:
-        return parts[0]
-    return "{" + ", ".join(reversed(parts)) + "}"
-
-
-class _Top:
-    """Collects the folded top's declarations and clocked statements."""
-
-    def __init__(self):
-        self.decl, self.comb, self.seq, self.n = [], [], [], 0
-
-    def wire(self, name, width, expr):
-        self.decl.append(f"wire [{width - 1}:0] {name};")
-        self.comb.append(f"assign {name} = {expr};")
-        return name
-
-    def reg(self, name, width):
-        self.decl.append(f"reg [{width - 1}:0] {name};")
-        return name
-
-    def convert(self, expr, src, dst) -> str:
-        """``expr`` (fixed point ``src`` = (k, i, f)) in the format ``dst``: shift to dst's fraction, extend
-        (sign or zero) or cut to dst's width; exact for values dst holds."""
-        ws, wd = sum(src), sum(dst)
-        if wd == 0:  # an input the module never reads (da4ml gives it no bits): nothing to feed
-            return ""
-        shift = dst[2] - src[2]
-        assert shift >= 0, f"a conversion would drop fraction bits ({src} -> {dst})"
-        if src == dst:
-            return expr
-        self.n += 1
-        t = self.wire(f"cv{self.n}_s", ws, expr)
-        parts = [f"{shift}'b0"] if shift else []
-        parts.append(t)
-        grown = ws + shift
-        if wd > grown:
-            sign = f"{t}[{ws - 1}]" if src[0] else "1'b0"
-            parts.append(f"{{{wd - grown}{{{sign}}}}}")
-        full = self.wire(f"cv{self.n}", max(wd, grown), _cat(parts))
-        return full if wd == max(wd, grown) else f"{full}[{wd - 1}:0]"
-
-    def delay(self, name, expr, width, length) -> str:
-        """``expr`` delayed ``length`` clocks (a shift register); returns the output's name."""
-        if length == 0:
-            return expr
-        self.decl.append(f"reg [{width - 1}:0] {name} [0:{length - 1}];")
-        self.seq.append(f"{name}[0] <= {expr};")
-        if length > 1:
-            self.seq.append(f"for (i = 1; i < {length}; i = i + 1) {name}[i] <= {name}[i - 1];")
-        return self.wire(f"{name}_o", width, f"{name}[{length - 1}]")
-
-
-def _port_feed(top, dst_layout, src_bus, src_layout, src_lo=0) -> list:
-    """The elements of a destination port from a bus holding the source port (its bits from ``src_lo``)."""
-    src = {e: (lo, w, kif) for e, lo, w, kif in src_layout}
-    parts = []
-    for e, _, w, kif in dst_layout:
-        if w == 0:  # an input the module never reads: no bits in its port
-            continue
-        lo, ws, skif = src[e]
-        assert ws > 0, "a live input fed by a constant output"
-        lo -= src_lo
-        parts.append(top.convert(f"{src_bus}[{lo + ws - 1}:{lo}]", skif, kif))
-    return parts
+from garnet_hls.backends.rtl.verilog_top import (_Top, _bits, _cat, _control_line, _event_port, _group_counter,
+                                                 _in_layout, _module_text, _out_layout, _port_feed, _sanitize,
+                                                 _span)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,14 +158,15 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
     """The folded GravNet's top (``folded_gravnet``): the prep on the latched event (Lp lanes, Gp groups), then
     per query pass p a register file latched with the previous pass's outputs of every group, the group
     counter, the candidate bits and the lanes' own x and s picked from the register file by group."""
-    from garnet_hls.backends.rtl.folded_gravnet import RF_GLUE
+    from garnet_hls.backends.rtl.folded_gravnet import GATHER_GLUE, RF_GLUE
 
     B, L, G, Vn = len(plan.passes) - 1, plan.lanes, plan.groups, plan.n_vertices
     Lp, Gp = plan.prep_lanes, plan.prep_groups
     NB = max(1, Vn.bit_length())
     CB = max(1, (max(G * L, Gp * Lp) + max(L, Lp)).bit_length())
     start, lat = sched["pass_start"], sched["latency"]
-    depth = [m.depth for m in plan.passes]
+    depth = sched["pass_depths"]
+    NBUF = sched["feature_buffers"]
     t = _Top()
     ins = {id(m): _in_layout(m) for m in plan.modules}
     outs = {id(m): _out_layout(m) for m in plan.modules}
@@ -342,22 +217,25 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
             lo += g * W
             return t.convert(f"{rf}[{lo + w - 1}:{lo}]", kif, dst_kif)
 
+        sel = plan.aggs[p - 1]
+        Ns = sel.depth
         valid, base, nv = _group_counter(t, p, start[p], L, G, NB, CB, ctl_v, ctl_n)
         vj = t.wire(f"vj{p}", Vn, _cat([f"({NB}'d{j} < {nv})" for j in range(Vn)]))
         cand = t.wire(f"cand{p}", L * Vn, _cat([f"({vj}[{j}] & ({base} + {CB}'d{l} != {CB}'d{j}))"
                                                   for l in range(L) for j in range(Vn)]))
-        lay = ins[id(mod)]
+        lay_s, lay_a = ins[id(sel)], ins[id(mod)]
         # the lanes' own x and s: the register file's vertices g L + l, picked by the group (zeros past V)
-        qports = [q for q in ("xq", "sq") if q in lay]
-        wq = sum(_bits(lay[q]) for q in qports)
+        qlay = [(q, lay_s[q]) for q in ("sq",) if q in lay_s] + [(q, lay_a[q]) for q in ("xq",) if q in lay_a]
+        wq = sum(_bits(els) for _, els in qlay)
+        qlo = {}
         if wq:
             t.decl.append(f"reg [{wq - 1}:0] q{p};")
             cases = []
             for g in range(G):
                 qp = []
-                for q in qports:
+                for q, els in qlay:
                     d = dims[q[0]]
-                    for e, _, w, kif in lay[q]:
+                    for e, _, w, kif in els:
                         l, c = divmod(e, d)
                         v = g * L + l
                         qp.append(vertex_el(q[0], v, c, kif) if v < Vn else (f"{w}'b0" if w else ""))
@@ -365,24 +243,116 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
             t.comb.append("always @* begin\n"
                           f"        case ({base})\n" + "\n".join(cases) +
                           f"\n            default: q{p} = {wq}'b0;\n        endcase\n    end")
-        parts, qlo = [], 0
-        for port, els in lay.items():
-            if port in ("S", "F"):
-                d = dims[port.lower()]
+            lo = 0
+            for q, els in qlay:
+                qlo[q] = (lo, _bits(els))
+                lo += _bits(els)
+        parts = []
+        for port, els in lay_s.items():
+            if not els:
+                continue
+            if port == "S":
+                d = dims["s"]
                 for e, _, w, kif in els:
                     j, c = divmod(e, d)
-                    parts.append(vertex_el(port.lower(), j, c, kif))
-            elif port in ("xq", "sq"):
-                w = _bits(els)
+                    parts.append(vertex_el("s", j, c, kif))
+            elif port == "sq":
+                lo, w = qlo["sq"]
                 if w:
-                    parts.append(f"q{p}[{qlo + w - 1}:{qlo}]")
-                qlo += w
+                    parts.append(f"q{p}[{lo + w - 1}:{lo}]")
             elif port == "cand":
                 parts += _port_feed(t, els, cand, [(e, e, 1, (0, 1, 0)) for e in range(L * Vn)])
+            else:
+                raise AssertionError(port)
+        instance(sel, parts, f"sel{p}")
+
+        # the feature memory: NBUF event buffers of Gs words, a word = one group of pass p-1's f (Ls lanes),
+        # each feature c in one format (the union of the lanes'), written as the groups come out
+        P = dims["f"]
+        fk = []
+        for c in range(P):
+            ks = [src_el["f"][l * P + c][2] for l in range(Ls) if src_el["f"][l * P + c][1] > 0]
+            fk.append((max(k[0] for k in ks), max(k[1] for k in ks), max(k[2] for k in ks)) if ks else (0, 0, 0))
+        PW = sum(sum(k) for k in fk)
+        foff = [sum(sum(k) for k in fk[:c]) for c in range(P)]
+        sel_out = {port: {e: (lo, w, kif) for e, lo, w, kif in els} for port, els in outs[id(sel)].items()}
+        need_f = "fg" in lay_a and PW > 0
+        if need_f:
+            wparts = []
+            for l in range(Ls):
+                for c in range(P):
+                    if not sum(fk[c]):
+                        continue
+                    lo, w, kif = src_el["f"][l * P + c]
+                    assert w > 0, "a live input fed by a constant output"
+                    wparts.append(t.convert(f"pass{p - 1}_out[{lo + w - 1}:{lo}]", kif, fk[c]))
+            word = t.wire(f"fw{p}", Ls * PW, _cat(wparts))
+            depth_m = NBUF * Gs
+            GB = max(1, Gs.bit_length())
+            BB = max(1, (NBUF - 1).bit_length())
+            W0 = start[p] - RF_GLUE - (Gs - 1)
+            R0 = start[p] + Ns + F.PASS_GLUE
+            t.decl.append(f"reg [{Ls * PW - 1}:0] fmem{p} [0:{depth_m - 1}];")
+            for tag, d in (("w", W0), ("r", R0)):
+                t.reg(f"{tag}n{p}", BB)
+                t.reg(f"{tag}c{p}", BB)
+                st = ctl_v(d)
+                t.wire(f"{tag}b{p}", BB, f"{st} ? {tag}n{p} : {tag}c{p}")
+                t.seq.append(f"if (rst) {tag}n{p} <= {BB}'d0; else if ({st}) {tag}n{p} <= "
+                             f"({tag}n{p} == {BB}'d{NBUF - 1}) ? {BB}'d0 : {tag}n{p} + {BB}'d1;")
+                t.seq.append(f"if ({st}) {tag}c{p} <= {tag}n{p};")
+            t.reg(f"wg{p}", GB)
+            wgc = t.wire(f"wgc{p}", GB, f"{ctl_v(W0)} ? {GB}'d0 : wg{p}")
+            t.seq.append(f"if (rst) wg{p} <= {GB}'d{Gs}; else wg{p} <= ({wgc} < {GB}'d{Gs}) ? {wgc} + {GB}'d1 : {wgc};")
+            t.seq.append(f"if ({wgc} < {GB}'d{Gs}) fmem{p}[wb{p} * {Gs} + {wgc}] <= {word};")
+        # the reads: per lane and slot the selected vertex j's word (registered), then its lane
+        k = dict(mod.inputs)["fg"][1] if "fg" in dict(mod.inputs) else 0
+        JB = max(1, (Vn - 1).bit_length())
+        LB = max(1, (Ls - 1).bit_length())
+        fg_parts = {}
+        if need_f:
+            fg_el = {e: (w, kif) for e, _, w, kif in lay_a["fg"]}
+            for l in range(L):
+                for sl in range(k):
+                    e = l * k + sl
+                    if not any((e * P + c) in fg_el for c in range(P)):
+                        continue
+                    lo, w, kif = sel_out["j"][e]
+                    if w > 0:
+                        assert kif[0] == 0 and kif[2] == 0, f"an index of {kif}"
+                        raw = f"sel{p}_out[{lo + min(w, JB) - 1}:{lo}]"
+                        jv = t.wire(f"j{p}_{e}", JB, raw if w >= JB else f"{{{JB - w}'b0, {raw}}}")
+                    else:
+                        jv = f"{JB}'d0"
+                    fr, fl = t.reg(f"fr{p}_{e}", Ls * PW), t.reg(f"fl{p}_{e}", LB)
+                    t.seq.append(f"{fr} <= fmem{p}[rb{p} * {Gs} + {jv} / {Ls}];")
+                    t.seq.append(f"{fl} <= {jv} % {Ls};")
+                    fsel = t.wire(f"fs{p}_{e}", PW, f"{fr}[{fl} * {PW} +: {PW}]")
+                    for c in range(P):
+                        if (e * P + c) in fg_el:
+                            wd, dk = fg_el[e * P + c]
+                            assert sum(fk[c]) > 0, "a live input fed by a constant output"
+                            fg_parts[e * P + c] = t.convert(f"{fsel}[{foff[c] + sum(fk[c]) - 1}:{foff[c]}]", fk[c], dk)
+        a0 = start[p] + Ns + F.PASS_GLUE + GATHER_GLUE
+        avalid, _, anv = _group_counter(t, f"a{p}", a0, L, G, NB, CB, ctl_v, ctl_n)
+        parts = []
+        for port, els in lay_a.items():
+            if not els:
+                continue
+            if port == "fg":
+                parts += [fg_parts[e] for e, _, _, _ in els]
+            elif port == "w":
+                lo_w, ww = _span(outs[id(sel)]["w"])
+                dw = t.delay(f"dl_w{p}", f"sel{p}_out[{lo_w + ww - 1}:{lo_w}]", ww, GATHER_GLUE)
+                parts += _port_feed(t, els, dw, outs[id(sel)]["w"], lo_w)
+            elif port == "xq":
+                lo, w = qlo["xq"]
+                if w:
+                    parts.append(t.delay(f"dl_xq{p}", f"q{p}[{lo + w - 1}:{lo}]", w, Ns + F.PASS_GLUE + GATHER_GLUE))
             elif port == "valid":
-                parts += _port_feed(t, els, valid, [(e, e, 1, (0, 1, 0)) for e in range(L)])
+                parts += _port_feed(t, els, avalid, [(e, e, 1, (0, 1, 0)) for e in range(L)])
             elif port == "nvtx":
-                parts += _port_feed(t, els, nv, [(0, 0, NB, (0, NB, 0))])
+                parts += _port_feed(t, els, anv, [(0, 0, NB, (0, NB, 0))])
             else:
                 raise AssertionError(port)
         instance(mod, parts, f"pass{p}")
@@ -393,106 +363,6 @@ def _top_verilog_gravnet(plan, sched, modnames, name):
     layout = {"top": name, "lanes": L, "groups": G, "n_vertices": Vn, "nvtx_bits": NB, "in_bits": W_IN,
               "in_kif": list(kx), "in_features": nf, "out_bits": W_OUT, "outputs": dec, "schedule": sched}
     return code, layout
-
-def _module_text(t, mods_v, name, what, NB, W_IN, W_OUT, lat) -> str:
-    sep = "\n    "
-    return f"""`timescale 1 ns / 1 ps
-// The folded {what}
-// clocks from in_valid to out_valid (garnet_hls.backends.rtl.folded.schedule). Generated by garnet-hls.
-module {name} (
-    input clk,
-    input rst,
-    input in_valid,
-    input [{NB - 1}:0] in_nvtx,
-    input [{W_IN - 1}:0] in_feat,
-    output out_valid,
-    output [{W_OUT - 1}:0] out_data
-);
-    integer i;
-    {sep.join(t.decl)}
-
-    {sep.join(t.comb)}
-
-    {sep.join(mods_v)}
-
-    always @(posedge clk) begin
-        if (rst) sr_v <= {lat}'b0; else {t.seq[0]}
-        {(sep + '    ').join(t.seq[1:])}
-    end
-    assign out_valid = sr_v[{lat}];
-    assign out_data = out_reg;
-endmodule
-"""
-
-
-def _control_line(t, lat, NB):
-    """(valid, nvtx) of the event that came d clocks ago, d = 0..lat; returns (ctl_v, ctl_n): d -> wire."""
-    t.decl.append(f"reg [{lat}:1] sr_v;")
-    t.decl.append(f"reg [{NB - 1}:0] sr_n [1:{lat}];")
-    t.seq.append(f"sr_v <= {{sr_v[{lat - 1}:1], in_valid}};" if lat > 1 else "sr_v <= in_valid;")
-    t.seq.append("sr_n[1] <= in_nvtx;")
-    if lat > 1:
-        t.seq.append(f"for (i = 2; i <= {lat}; i = i + 1) sr_n[i] <= sr_n[i - 1];")
-
-    def ctl_v(d):
-        return "in_valid" if d == 0 else f"sr_v[{d}]"
-
-    def ctl_n(d):
-        return "in_nvtx" if d == 0 else f"sr_n[{d}]"
-
-    return ctl_v, ctl_n
-
-
-def _event_port(t, x0, L, G, Vn, CB):
-    """The event's features, latched at in_valid; the group counter ``g0`` of pass 0 and ``lanes_x``, the
-    L lanes' x of the current group (group 0 straight from the port). ``x0``: pass 0's x port layout.
-    Returns (x's (k, i, f), its width, features per vertex, the port's width)."""
-    kx = {kif for _, _, _, kif in x0}
-    assert len(kx) == 1, "pass 0's x elements differ in format"
-    kx = kx.pop()
-    wx, nf = sum(kx), len(x0) // L
-    W_IN = Vn * nf * wx
-    t.decl.append("// verilator lint_off UNUSEDSIGNAL")  # group 0 is taken from the port itself
-    t.reg("ev_feat", W_IN)
-    t.decl.append("// verilator lint_on UNUSEDSIGNAL")
-    t.reg("g0", CB)
-    t.decl.append(f"reg [{L * nf * wx - 1}:0] lanes_x;")
-
-    def group_x(bus, g):
-        parts = []
-        for l in range(L):
-            s = g * L + l
-            for f in range(nf):
-                parts.append(f"{bus}[{(s * nf + f + 1) * wx - 1}:{(s * nf + f) * wx}]" if s < Vn else f"{wx}'b0")
-        return _cat(parts)
-
-    cases = "\n".join(f"            {CB}'d{g}: lanes_x = {group_x('ev_feat', g)};" for g in range(1, G))
-    t.comb.append("always @* begin\n"
-                  f"        if (in_valid) lanes_x = {group_x('in_feat', 0)};\n"
-                  + (f"        else case (g0)\n{cases}\n            default: lanes_x = {L * nf * wx}'b0;\n"
-                     "        endcase\n" if G > 1 else f"        else lanes_x = {L * nf * wx}'b0;\n")
-                  + "    end")
-    t.seq.append("if (in_valid) ev_feat <= in_feat;")
-    t.seq.append(f"if (rst) g0 <= {CB}'d{G}; else if (in_valid) g0 <= {CB}'d1; "
-                 f"else if (g0 < {CB}'d{G}) g0 <= g0 + {CB}'d1;")
-    return kx, wx, nf, W_IN
-
-
-def _group_counter(t, p, s, L, G, NB, CB, ctl_v, ctl_n):
-    """Pass p (starting at clock ``s``): its slot base ``g L`` of the current group (``basec{p}``), the event's
-    nvtx (``nvc{p}``) and the lanes' ``valid{p} = g L + l < nvtx``; returns the three wires' names."""
-    t.reg(f"nv{p}", NB)
-    t.reg(f"base{p}", CB)
-    st = ctl_v(s)
-    nv = t.wire(f"nvc{p}", NB, f"{st} ? {ctl_n(s)} : nv{p}")
-    base = t.wire(f"basec{p}", CB, f"{st} ? {CB}'d0 : base{p}")
-    t.seq.append(f"if ({st}) nv{p} <= {ctl_n(s)};")
-    t.seq.append(f"base{p} <= ({base} < {CB}'d{G * L}) ? {base} + {CB}'d{L} : {base};")
-    vbits = [f"(({base} + {CB}'d{l}) < {{{CB - NB}'b0, {nv}}})" if CB > NB else f"(({base} + {CB}'d{l}) < {nv})"
-             for l in range(L)]
-    valid = t.wire(f"valid{p}", L, _cat(vbits))
-    return valid, base, nv
-
 
 def _barrier(t, plan, sched, p, dst, tag, ins, outs, ctl_v, ctl_n, instance, ports, NB, depth):
     """The accumulators / running maxima over pass p's groups, their snapshot and the once-per-event module

@@ -167,23 +167,37 @@ def distance(layer, si, sj):
     return C.tag(C._quantize_var(acc, layer.types["distance"]), "quantization")
 
 
-def row_aggregates(layer, keys, f_rows, slot_filled, K: _Consts, hw):
-    """(mean, max) of one row: the quantized aggregates (lists of P variables) from its candidate keys."""
+def select(layer, keys, K: _Consts, index: bool = True):
+    """The k smallest of one row's candidate keys (ascending), then per slot its edge weight ``exp(-scale d)``
+    (from the key's distance code) and its neighbour's index j (the key's index bits): three lists of k, the
+    weight and index None for a constant (padding) key."""
     from da4ml.trace import FixedVariable
 
+    C.tag(keys, "masking (nvtx)")
+    sel = C.tag(top_k(keys, layer.n_neighbours, K.pad_key), "comparators and top-k")
+    ws, js = [], []
+    for key in sel:
+        if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
+            ws.append(None)
+            js.append(None)
+            continue
+        dpart = key.quantize(0, K.dbits + K.jbits + 1, -K.jbits, "WRAP", "TRN") * (1.0 / 2 ** K.jbits)  # code(d)
+        ws.append(C.tag(_weight_of_code(dpart, K.wtab), "tables"))
+        js.append(sum(_bit(key, b) * float(2 ** b) for b in range(K.jbits)) if index else None)
+    return sel, ws, js
+
+
+def aggregate(layer, ws, fjs, slot_filled, K: _Consts, hw):
+    """(mean, max) of one row (lists of P quantized variables) from its k slots' edge weights ``ws`` and
+    gathered neighbour features ``fjs`` (k lists of P); a weight None (the padding key) contributes 0."""
     trace = C.da()
     T = layer.types
     k, P = layer.n_neighbours, layer.n_propagate
-    C.tag(keys, "masking (nvtx)")
-    sel = C.tag(top_k(keys, k, K.pad_key), "comparators and top-k")
     prods = []
-    for key in sel:
-        if not isinstance(key, FixedVariable):  # a constant: only the padding key can be one
+    for w, fj in zip(ws, fjs):
+        if w is None:  # a constant key: only the padding key can be one
             prods.append([0.0] * P)
             continue
-        dpart = key.quantize(0, K.dbits + K.jbits + 1, -K.jbits, "WRAP", "TRN") * (1.0 / 2 ** K.jbits)  # code(d)
-        w = C.tag(_weight_of_code(dpart, K.wtab), "tables")
-        fj = C.tag(_gather(f_rows, key, K.jbits), "comparators and top-k")
         prods.append(C.shared_products(w, fj))  # w shared: packable (Multipliers)
     prod = trace.FixedVariableArray(np.array(prods, dtype=object), hwconf=hw)  # (k, P)
     total = C.tag(np.sum(prod, axis=0), "accumulators")
@@ -202,6 +216,34 @@ def row_aggregates(layer, keys, f_rows, slot_filled, K: _Consts, hw):
     return mean, mx
 
 
+def _is_var(v) -> bool:
+    from da4ml.trace import FixedVariable
+
+    return isinstance(v, FixedVariable)
+
+
+def row_aggregates(layer, keys, f_rows, slot_filled, K: _Consts, hw):
+    """(mean, max) of one row: the quantized aggregates (lists of P variables) from its candidate keys, the
+    neighbours' features gathered by a mux tree on each selected key's index bits."""
+    sel, ws, _ = select(layer, keys, K, index=False)
+    fjs = [C.tag(_gather(f_rows, key, K.jbits), "comparators and top-k") if _is_var(key)
+           else [0.0] * layer.n_propagate for key in sel]
+    return aggregate(layer, ws, fjs, slot_filled, K, hw)
+
+
+def lane_keys(layer, sq, S_all, cand, lane, K: _Consts):
+    """Lane ``lane``'s V candidate keys (``code(d_ij) * 2^J + j``, the padding key where cand is 0)."""
+    from da4ml.trace import FixedVariable
+
+    keys = []
+    for j in range(layer.n_vertices):
+        key = distance(layer, sq._vars[lane], S_all._vars[j]) * K.scale + float(j)
+        c = cand._vars[lane, j]
+        keys.append(C.mux(c, key, K.pad_key) if isinstance(c, FixedVariable) and c.low != c.high
+                    else (key if float(c if not isinstance(c, FixedVariable) else c.low) else K.pad_key))
+    return keys
+
+
 def output_transform(layer, x, mean, mx, valid):
     """y = act(concat(x, mean, max) W_O + b_O), rows masked to 0 where ``valid`` is 0 (arrays (n, .))."""
     trace = C.da()
@@ -212,29 +254,18 @@ def output_transform(layer, x, mean, mx, valid):
     return C.where(valid.reshape(len(valid._vars), 1), y, 0.0)
 
 
-def lane_block(layer, x, sq, S_all, F_all, cand, valid, nvtx):
-    """One block for L query vertices (a folded GravNet's lanes): ``x`` (L, F_in) their quantized inputs, ``sq``
-    (L, S) their coordinates, ``S_all`` (V, S) / ``F_all`` (V, P) every vertex's, ``cand`` (L, V) 0/1 whether
-    vertex j is a candidate neighbour of lane l's vertex (j < nvtx and j != i), ``valid`` (L,) i < nvtx.
-    Returns the masked outputs y (L, F_out); the same values as :func:`trace_layer`'s rows."""
-    from da4ml.trace import FixedVariable
-
+def lane_aggregate(layer, x, w, fg, valid, nvtx):
+    """The folded lanes' second half of a block: ``x`` (L, F_in) their quantized inputs, ``w`` (L, k) the edge
+    weights of their selected neighbours and ``fg`` (L, k, P) those neighbours' features (gathered outside the
+    module, from the indices of :func:`select`), ``valid`` (L,), ``nvtx`` (1,). Returns the masked outputs y
+    (L, F_out), the same values as :func:`trace_layer`'s rows."""
     hw = x.hwconf
-    V = layer.n_vertices
     K = _Consts(layer)
     nv_var = nvtx._vars.ravel()[0]
     slot_filled = C.tag([nv_var > (s + 1) for s in range(layer.n_neighbours)], "masking (nvtx)")
-    f_rows = [list(F_all._vars[j]) for j in range(V)]
-    sv, cv = S_all._vars, cand._vars
     means, maxes = [], []
     for lane in range(len(x._vars)):
-        keys = []
-        for j in range(V):
-            key = distance(layer, sq._vars[lane], sv[j]) * K.scale + float(j)
-            c = cv[lane, j]
-            keys.append(C.mux(c, key, K.pad_key) if isinstance(c, FixedVariable) and c.low != c.high
-                        else (key if float(c if not isinstance(c, FixedVariable) else c.low) else K.pad_key))
-        mean, mx = row_aggregates(layer, keys, f_rows, slot_filled, K, hw)
+        mean, mx = aggregate(layer, list(w._vars[lane]), [list(r) for r in fg._vars[lane]], slot_filled, K, hw)
         means.append(mean)
         maxes.append(mx)
     return output_transform(layer, x, np.stack(means), np.stack(maxes), valid)
