@@ -77,7 +77,9 @@ def test_scripts_of_both_flows(tmp_path):
     rom = script(tmp_path, "top", "rom")
     flat = script(tmp_path, "top", "flat")
     assert "keep_hierarchy 1 *lookup_table" in rom and "stat -top top" in rom
-    assert "keep_hierarchy" not in flat and flat.rstrip().endswith("stat")
+    # the flat flow's last steps: the statistics, then the mapped netlist for the logic depth per stage
+    assert "keep_hierarchy" not in flat and flat.rstrip().endswith("write_json ../../synth/yosys_netlist.json")
+    assert flat.index("tee -o ../../synth/yosys_stat.txt stat") < flat.index("write_json")
     assert "memory_map" in rom and "memory_map" in flat
     with pytest.raises(ValueError):
         script(tmp_path, "top", "hier")
