@@ -323,6 +323,43 @@ def test_saturation_on_a_wire_with_a_tiny_scale_factor(spec):
         assert np.array_equal(got, ref), (e, vals[got != ref][:4], got[got != ref][:4])
 
 
+@pytest.mark.parametrize("e", [0, -30, -40, -47, -56])
+@pytest.mark.parametrize("const", [0.0, 0.75, -2.0, 2.0 ** -12 * 3])
+def test_mux_with_a_constant_on_a_coarse_unscaled_wire(e, const):
+    const *= 2.0 ** e  # on the variable's scale (a saturation bound, 0, a mask)
+    """Found by the Keras 3 fuzzer (seed 2026, cases 47, 56, 77: GarNetStack blocks and QDense heads whose
+    wires carry factors down to 2^-71): da4ml takes a constant's step from its value, clamped to
+    [2^-32, 2^31], and its emulator reads 0 at step 1, so a mux of a variable whose unscaled step is 2^32 or
+    coarser with a constant came out a bit finer than its values (the table lookup behind it failed), or
+    the emulator refused it (`Unsupported msb_mux shift configuration`). mux() keeps the operands' grid;
+    the emulated mux equals numpy's on every value, in both operand orders. (A constant some 2^32 LSBs of
+    the variable away from it also comes out wrong in da4ml's emulator, before this fix too; the traces
+    mux a value only with bounds of its own type, 0, or a mask.)"""
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+
+    from garnet_hls.backends.rtl import common as C
+
+    from fractions import Fraction
+
+    hw = HWConfig(1, -1, 5.0)
+    cstep = Fraction(const)
+    cstep = 2.0 ** (cstep.numerator & -cstep.numerator).bit_length() / cstep.denominator * 0.5 if const else None
+    vals = np.arange(-8, 8, 1 / 16)
+    for sh in (0, 36, 46):  # the variable's unscaled step is 2^(sh - 4), its factor 2^(e - sh)
+        inp = FixedVariableArray.from_kif(np.array([1, 0]), np.array([3 + sh, 1]), np.array([4 - sh, 0]), hwconf=hw)
+        x, sel = inp._vars
+        v = x * 2.0 ** (e - sh)  # values [-8, 8) * 2^e, step 2^(e - 4)
+        xs = np.stack([np.tile(vals, 2) * 2.0 ** sh, np.repeat([0.0, 1.0], len(vals))], axis=1)
+        for order in (0, 1):
+            r = C.mux(sel, v, const) if order == 0 else C.mux(sel, const, v)
+            want_step = min(float(v.step), cstep) if const else float(v.step)
+            assert float(r.step) == want_step, (sh, order, float(r.step), want_step)
+            got = comb_trace(inp, np.array([r])).predict(xs).ravel()
+            pick = (xs[:, 1] == 1) if order == 0 else (xs[:, 1] == 0)
+            want = np.where(pick, np.tile(vals, 2) * 2.0 ** e, const)
+            np.testing.assert_array_equal(got, want, err_msg=f"e={e} sh={sh} order={order}")
+
+
 def test_intermediate_wider_than_the_emulator_is_labelled():
     """da4ml's emulator computes in 64-bit integers: a chain of wide QDense layers (each sum exact, no
     quantizer between them) that needs more is labelled, beside the sums float64 Keras cannot hold."""

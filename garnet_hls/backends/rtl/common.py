@@ -17,6 +17,8 @@ delays deep.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -606,22 +608,44 @@ def mux(sel, a, b):
     from 1 (2^-47 after a wide QDense) the constant then came out as 0 (a saturation to the type's maximum
     read 0; found by the RTL fuzzer). Such a mux runs on the unscaled wire (factor 1) against the unscaled
     constant, and the result is scaled back: a power-of-two factor is wiring, so the logic is the same.
+
+    da4ml takes a constant's step from its value, clamped to [2^-32, 2^31] (and its emulator reads the
+    constant 0 at step 1); the mux's step is the finer of its operands', and the emulator can shift only
+    one operand, to the left. On an unscaled wire with a step of 2^32 or coarser (a factor of 2^-40, found
+    by the Keras 3 fuzzer) the mux then came out finer than the values it can hold (a table lookup behind it
+    failed), or the emulator refused a mux with 0. So the constant 0 is given step 1, and a mux finer than
+    its operands is cut back to their grid (a wrap that drops zero bits: no logic).
     """
     from da4ml.trace import FixedVariable
 
     sel, a, b = pos(sel), pos(a), pos(b)
     var = [v for v in (a, b) if isinstance(v, FixedVariable) and v.low != v.high]
     const = [v for v in (a, b) if not (isinstance(v, FixedVariable) and v.low != v.high)]
-    if len(var) == 1 and const and float(var[0]._factor) != 1.0:
-        fac = float(var[0]._factor)
+    if len(var) != 1 or not const:
+        return sel.msb_mux(a, b)
+    fac = float(var[0]._factor)
+    u = var[0] * (1.0 / fac) if fac != 1.0 else var[0]
+    # the step the mux needs: the variable's, or a constant's finer one (steps are powers of two, but da4ml's
+    # Decimal ones are rounded to 28 digits below 2^-60 or so: taken by their exponent)
+    grid = Fraction(2) ** round(math.log2(u.step))
 
-        def unscaled(v):
-            if isinstance(v, FixedVariable) and v.low != v.high:
-                return v * (1.0 / fac)
-            return float(v.low if isinstance(v, FixedVariable) else v) / fac
+    def unscaled(v):
+        nonlocal grid
+        if isinstance(v, FixedVariable) and v.low != v.high:
+            return u
+        val = Fraction(float(v.low if isinstance(v, FixedVariable) else v)) / Fraction(fac)
+        c = FixedVariable.from_const(float(val), hwconf=sel.hwconf, _factor=1)
+        if val == 0:
+            return c._with(step=Decimal(1))
+        while (val / grid).denominator != 1:
+            grid /= 2
+        return c
 
-        return sel.msb_mux(unscaled(a), unscaled(b)) * fac
-    return sel.msb_mux(a, b)
+    r = sel.msb_mux(unscaled(a), unscaled(b))
+    if round(math.log2(r.step)) < round(math.log2(grid)):
+        k, i, _ = r.kif
+        r = r.quantize(k, i, -int(math.log2(grid)), "WRAP", "TRN")
+    return r * fac if fac != 1.0 else r
 
 
 def vmax(a, b):
@@ -634,7 +658,12 @@ def vmax(a, b):
     if not isinstance(a, FixedVariable):
         a, b = b, a
     if not isinstance(b, FixedVariable):
-        return a.max_of(b)
+        b = float(b)
+        if float(a.low) >= b:
+            return a
+        if float(a.high) <= b:
+            return b
+        return mux(pos(a - b).is_negative(), b, a)  # da4ml's max_of: its constant has the same clamped step
     if a.low >= b.high:
         return a
     if b.low >= a.high:
