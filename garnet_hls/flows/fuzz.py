@@ -368,8 +368,9 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
             "the backend through the registry. RTL: traced (`trace(model, latency_cutoff="
             f"{RTL_LATENCY_CUTOFF:g})`), run in da4ml's bit-exact emulator of the traced logic and compared bit for "
             "bit with the float64 Keras 3 model on edge-case + calorimeter events; on a mismatch each prefix of "
-            "the model is traced on its own and the first differing layer is named. HLS: converted (refused in "
-            "one line while the HLS backends read Keras 2 models only), C-simulated and compared.",
+            "the model is traced on its own and the first differing layer is named. HLS: converted through "
+            "hls4ml 1.3's Keras 3 parser and our layer handlers (garnet_hls/backends/hls/keras3.py), "
+            "C-simulated and compared bit for bit with the same float64 model.",
             "",
         ]
     elif backend == "rtl":
