@@ -344,6 +344,15 @@ def test_rtl_fuzz_table_names_the_command(tmp_path):
     assert "| 2026:1 | 5 |" in md and "| ok |" in md
 
 
+def test_fuzz_table_takes_a_failure_without_message_or_divergence():
+    """An HLS mismatch has neither (found when the Keras 3 HLS run stopped in its table writer, case 11)."""
+    case = fuzz.draw_case(2026, 3)
+    r = fuzz.CaseResult(case, "FAIL", labelled_exact=True, identical=0.98, max_lsb=1.0, n_events=40)
+    md = fuzz.markdown([r], 2026, 40, 1.0, "hls")
+    assert f"| {case['seed']}:{case['index']} |" in md and "| FAIL |" in md and "| 98.00 | 1 |" in md
+    assert "failures (labelled exact but different, or a crash): 1" in md
+
+
 def test_rtl_exact_relu_variant_swaps_only_quantized_relu():
     case = fuzz.draw_case(2026, 159, "rtl")
     alt = fuzz.exact_relu_variant(case)

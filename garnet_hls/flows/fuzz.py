@@ -426,7 +426,9 @@ def markdown(results: list[CaseResult], seed: int, n_events: int, elapsed: float
         elif r.status == "flagged":
             status += ": " + "; ".join(x.split(":")[0] for x in r.reasons)
         elif r.failed:
-            status += ": " + (r.divergence or r.message.splitlines()[0][:120]).replace("|", "/")
+            # an HLS mismatch has no divergence (no per-layer C simulation) and no message: the numbers say it
+            why = r.divergence or (r.message.splitlines() or [""])[0][:120]
+            status += (": " + why.replace("|", "/")) if why else ""
         fold = f" {r.folded.replace('|', '/')[:80] or '-'} |" if backend == "rtl" else ""
         lines.append(f"| {c['seed']}:{c['index']} | {c['V']} | {c['reuse_factor']} | {describe(c)} | {label} | "
                      f"{r.n_events} | {ident} | {lsb} |{fold} {status} |")
