@@ -61,7 +61,9 @@ cases = {}
 for i in (6, 9, 11, 47, 56):
     res = K.run_case(K.draw_case(2026, i, "rtl"), 60)
     cases[str(i)] = {"status": res.status, "identical": res.identical, "message": res.message}
-res = K.run_case(K.draw_case(2026, 8, "vivado"), 30)
+# 11 on an HLS backend: a 25-bit QDense sum, 1 LSB off while the float64 reference let HGQ2's quantizers
+# compute in float32 (the firmware was right)
+res = K.run_case(K.draw_case(2026, 11, "vivado"), 60)
 cases["hls"] = {"status": res.status, "identical": res.identical, "message": res.message}
 checks["cases"] = cases
 

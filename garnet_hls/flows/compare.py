@@ -72,12 +72,17 @@ def keras3_float64_clone(model):
 
     cfg = model.get_config()
     to64(cfg)
-    old = keras.config.floatx()
+    # HGQ2's quantizers are sub-layers built without a dtype: they take the global dtype policy, not floatx.
+    # Left at float32 they computed Q(x) and Q(w) in float32 and the products in float64 of values that
+    # float32 had already rounded (a 25-bit sum came out 1 LSB off; found by the Keras 3 fuzzer's HLS mode)
+    old, old_policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         clone = type(model).from_config(cfg)
     finally:
         keras.config.set_floatx(old)
+        keras.config.set_dtype_policy(old_policy)
     clone.set_weights(model.get_weights())
     return clone
 
