@@ -75,6 +75,28 @@ def test_compare_runs_the_verilog_in_verilator(rtl_project):
     assert list((prj / "sim").glob("lib*_wrapper_*.so"))
 
 
+@pytest.mark.parametrize("sig", ["KILL", "TERM"])
+def test_yosys_stopped_by_a_signal_says_so(rtl_project, tmp_path, monkeypatch, capsys, sig):
+    """A Yosys killed (the out-of-memory killer's SIGKILL, or a SIGTERM) is named as such in one line, not by
+    the last warning it printed before (a V=128 run stopped with SIGTERM reported "Yosys failed (exit -15):
+    Warning: Wire ... is used but has no driver")."""
+    import shutil
+
+    _, _, prj, _, _ = rtl_project
+    work = tmp_path / "prj"
+    shutil.copytree(prj, work)
+    fake = tmp_path / "yosys"
+    fake.write_text('#!/bin/sh\nif [ "$1" = "-V" ]; then echo "Yosys 0.23 (fake)"; exit 0; fi\n'
+                    f'echo "Warning: Wire x is used but has no driver."\nkill -{sig} $$\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("GARNET_HLS_YOSYS", str(fake))
+    assert main(["synth", str(work), "--tool", "yosys"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"Yosys was stopped by SIG{sig}" in err[0] and "Warning" not in err[0], err
+    assert ("out-of-memory" in err[0]) == (sig == "KILL")
+    assert not (work / "synth" / "yosys_report.json").exists()
+
+
 def test_synth_with_yosys_and_report(rtl_project, capsys):
     _, _, prj, _, _ = rtl_project
     assert main(["synth", str(prj), "--tool", "yosys"]) == 0

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -155,8 +156,14 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
     if rc != 0:
         (prj / NETLIST).unlink(missing_ok=True)
         text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
+        log = prj / "synth" / "yosys.log"
+        if rc < 0:  # stopped by a signal: its last warning is not the reason (a stopped run printed one)
+            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
+            oom = (f" (the kernel's out-of-memory killer sends SIGKILL; Yosys had reached {rss_mb / 1024:.1f} GB)"
+                   if -rc == signal.SIGKILL and rss_mb else "")
+            raise UserError(f"Yosys was stopped by {name} after {seconds:.0f} s{oom}; log in {log}")
         tail = text.splitlines()[-1:] or ["(no output)"]
-        raise UserError(f"Yosys failed (exit {rc}): {tail[0]}; log in {prj / 'synth' / 'yosys.log'}")
+        raise UserError(f"Yosys failed (exit {rc}): {tail[0]}; log in {log}")
     stat_text = stat_file.read_text()
     cells = parse_stat(stat_text)
     depth = netlist_depth(prj / NETLIST, top)
