@@ -75,6 +75,7 @@ def test_keras3_fuzz_mode(keras3_flows):
     assert "\n" not in cases["9"]["message"]
     hls = cases["hls"]  # through the registry and hls4ml 1.3's Keras 3 parser: converted, C-simulated, exact
     assert hls["status"] == "ok" and hls["identical"] == 1.0, hls
+    assert cases["hls12"]["status"] == "ok" and cases["hls12"]["identical"] == 1.0, cases["hls12"]
 
 
 def test_keras3_fuzz_fails_a_case_whose_emulator_is_one_lsb_off(keras3_flows):

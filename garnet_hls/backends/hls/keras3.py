@@ -31,6 +31,8 @@ GRAPH_CLASSES = ("GarNet", "GarNetStack", "GravNet")
 #: Keras (not HGQ2) layers that only move values: hls4ml's own handlers convert them exactly
 PLAIN_LAYERS = ("InputLayer", "Reshape", "Flatten")
 EXACT_ACTIVATIONS = ("linear", "relu")
+#: the fraction bits our layers report to hls4ml's BitExact pass (see register(): produce_kif)
+PRODUCE_FRAC = 24
 
 _registered = False
 
@@ -165,11 +167,16 @@ def register():
             return _graph_layer_entry(layer, in_tensors)
 
     def produce_kif(layer):  # what the layer outputs: its output type, every element
+        # The fraction is reported wider than the output type's (the values are exact on any finer grid):
+        # hls4ml's BitExact pass types the next FixedPointQuantizer with min(our fraction, its own), and a SAT
+        # quantizer whose bound has the finer fraction (1.99975586 for kbi b=13 i=1) then saturated to the
+        # coarser one (1.9921875): a silent mismatch (Keras 3 fuzzer, HLS mode, cases 12 and 26). Our own
+        # types are kept (keep_own_types); only what hls4ml derives after us sees the wider fraction.
         t = layer.get_attr("point_types")["output"]
         shape = tuple(layer.get_output_variable().shape)
         k = int(t.signed)
         return (np.full(shape, k, dtype=np.int16), np.full(shape, t.integer - k, dtype=np.int16),
-                np.full(shape, t.frac, dtype=np.int16))
+                np.full(shape, max(t.frac, PRODUCE_FRAC), dtype=np.int16))
 
     def keep_own_types(node):  # the layer derived every type of its own (exact by construction)
         return None
