@@ -623,25 +623,19 @@ def mux(sel, a, b):
     const = [v for v in (a, b) if not (isinstance(v, FixedVariable) and v.low != v.high)]
     if len(var) != 1 or not const:
         return sel.msb_mux(a, b)
-    fac = float(var[0]._factor)
-    u = var[0] * (1.0 / fac) if fac != 1.0 else var[0]
-    # the step the mux needs: the variable's, or a constant's finer one (steps are powers of two, but da4ml's
+    v, c = var[0], const[0]  # one variable, one constant
+    fac = float(v._factor)
+    u = v * (1.0 / fac) if fac != 1.0 else v
+    val = Fraction(float(c.low if isinstance(c, FixedVariable) else c)) / Fraction(fac)
+    cu = FixedVariable.from_const(float(val), hwconf=sel.hwconf, _factor=1)
+    # the step the mux needs: the variable's, or the constant's finer one (steps are powers of two, but da4ml's
     # Decimal ones are rounded to 28 digits below 2^-60 or so: taken by their exponent)
     grid = Fraction(2) ** round(math.log2(u.step))
-
-    def unscaled(v):
-        nonlocal grid
-        if isinstance(v, FixedVariable) and v.low != v.high:
-            return u
-        val = Fraction(float(v.low if isinstance(v, FixedVariable) else v)) / Fraction(fac)
-        c = FixedVariable.from_const(float(val), hwconf=sel.hwconf, _factor=1)
-        if val == 0:
-            return c._with(step=Decimal(1))
-        while (val / grid).denominator != 1:
-            grid /= 2
-        return c
-
-    r = sel.msb_mux(unscaled(a), unscaled(b))
+    if val == 0:
+        cu = cu._with(step=Decimal(1))
+    while (val / grid).denominator != 1:
+        grid /= 2
+    r = sel.msb_mux(u, cu) if a is v else sel.msb_mux(cu, u)
     if round(math.log2(r.step)) < round(math.log2(grid)):
         k, i, _ = r.kif
         r = r.quantize(k, i, -int(math.log2(grid)), "WRAP", "TRN")

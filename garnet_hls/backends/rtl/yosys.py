@@ -158,7 +158,10 @@ def run_yosys(project, out=None, flow: str | None = None) -> dict:
         text = (prj / "synth" / "yosys.out").read_text(errors="replace").strip()
         log = prj / "synth" / "yosys.log"
         if rc < 0:  # stopped by a signal: its last warning is not the reason (a stopped run printed one)
-            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
             oom = (f" (the kernel's out-of-memory killer sends SIGKILL; Yosys had reached {rss_mb / 1024:.1f} GB)"
                    if -rc == signal.SIGKILL and rss_mb else "")
             raise UserError(f"Yosys was stopped by {name} after {seconds:.0f} s{oom}; log in {log}")
