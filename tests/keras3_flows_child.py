@@ -40,6 +40,10 @@ data = generate_calo(120, n_vertices=model.inputs[0].shape[1], seed=5)
 prj = convert(None, None, os.path.join(out, "prj"), overrides={"Backend": "rtl"}, model=model)
 r = compare(model, prj, data)
 checks["trained_bit_exact"] = r.bit_exact
+meta = json.loads(open(os.path.join(prj, "garnet_project.json")).read())
+checks["breakdown"] = meta["breakdown"]  # the resource breakdown of a Keras 3 project (report)
+checks["estimated_luts"], checks["dsp_slices"] = meta["estimated_luts"], meta["dsp_slices"]
+checks["multipliers"] = meta["multipliers"]
 checks["trained_nonzero"] = float(np.mean(keras.ops.convert_to_numpy(model.predict(
     [data["features"], data["nvtx"]], verbose=0)[0]) != 0))
 

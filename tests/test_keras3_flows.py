@@ -61,6 +61,19 @@ def test_trained_keras3_model_loads_and_converts_bit_exactly(keras3_flows):
     assert all(v > 1000 for v in checks["preset_ebops"].values()), checks["preset_ebops"]
 
 
+def test_keras3_rtl_project_has_the_resource_breakdown(keras3_flows):
+    # a Keras 3 project's logic is tagged by what it implements, as a Keras 2 one's (report's breakdown):
+    # the GravNet's distances, top-k, constant matrices and products; the HGQ2 heads' logic is 'other'
+    checks = keras3_flows[3]
+    rows = checks["breakdown"]
+    assert rows is not None
+    for kind in ("distances", "comparators and top-k", "constant matrices", "variable products", "other"):
+        assert rows[kind]["ops"] > 0, kind
+    assert sum(r["lut_estimate"] for r in rows.values()) == pytest.approx(checks["estimated_luts"], abs=len(rows))
+    assert sum(r["dsp"] for r in rows.values()) == checks["dsp_slices"] > 0
+    assert checks["multipliers"]["layers"]["gravnet1"]["dsp"] > 0
+
+
 def test_keras3_fuzz_mode(keras3_flows):
     d, _, _, checks = keras3_flows
     assert checks["fuzz_rc"] == 0

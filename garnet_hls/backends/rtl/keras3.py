@@ -60,7 +60,12 @@ def _register_graph_layers():
         def call(self, inputs, **kwargs):
             x, nvtx = inputs
             mod = GV if isinstance(self.op, GravNet) else G
-            return mod.trace_layer(GraphView(self.op), x, nvtx)
+            pol = C.policy()  # the products' sites and the logic's tags are the layer's (resource breakdown)
+            pol.layer, pol.mode = self.op.name, "dsp"
+            try:
+                return mod.trace_layer(GraphView(self.op), x, nvtx)
+            finally:
+                pol.layer = None
 
     _REGISTERED = True
 
@@ -104,7 +109,12 @@ def trace_any_model(model, latency_cutoff: float = -1.0, multipliers: dict | Non
     if is_keras3_model(model):
         if multipliers and any(m != "dsp" for m in (multipliers.get("layers") or {}).values()):
             raise UserError("Multipliers other than dsp are not built for Keras 3 models yet")
-        return trace_keras3_model(model, latency_cutoff)
+        from garnet_hls.backends.rtl.model import _multiplier_summary, traced_with_multipliers
+
+        rt, pol = traced_with_multipliers(lambda: trace_keras3_model(model, latency_cutoff),
+                                          lambda r: C.dsp_count(r.comb), False, None, latency_cutoff)
+        rt.multipliers = _multiplier_summary(pol, {}, None)
+        return rt
     from garnet_hls.backends.rtl.model import trace_model
 
     return trace_model(model, latency_cutoff=latency_cutoff, multipliers=multipliers)
@@ -113,8 +123,9 @@ def trace_any_model(model, latency_cutoff: float = -1.0, multipliers: dict | Non
 def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     """Trace a Keras 3 model of garnet_hls.keras3 graph layers and HGQ2 heads (see the module docstring)."""
     from da4ml.converter import trace_model
-    from da4ml.trace import HWConfig
+    from da4ml.trace import FixedVariable, HWConfig
 
+    from garnet_hls.backends.rtl.model import _op_kinds
     from garnet_hls.keras3.common import QGraphLayer
 
     _register_graph_layers()
@@ -148,6 +159,8 @@ def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
                             "input of shape (1,)")
     try:
         inp, out = trace_model(model, hw, inputs=tuple(in_arrs), framework="keras")
+        inp = list(np.ravel(inp))  # comb_trace's order, kept for the breakdown's op kinds
+        out = [v if isinstance(v, FixedVariable) else FixedVariable.from_const(v, hw, 1) for v in np.ravel(out)]
         comb = trace.comb_trace(inp, out)
     except (UserError, MemoryError, KeyboardInterrupt):
         raise
@@ -161,5 +174,5 @@ def trace_keras3_model(model, latency_cutoff: float = -1.0) -> RTLTrace:
     reason = why.emulator_width_reason(max_wire_bits(comb), EMULATOR_BITS)
     if reason:
         not_exact.append({"layer": model.layers[-1].name, "reason": reason})
-    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=inp,
-                    not_bit_exact=not_exact)
+    return RTLTrace(comb=comb, inputs=in_meta, outputs=out_meta, n_vertices=V, input_vars=np.array(inp, dtype=object),
+                    not_bit_exact=not_exact, op_kinds=_op_kinds(inp, out, comb))
