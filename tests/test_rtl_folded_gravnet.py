@@ -217,6 +217,11 @@ def test_convert_folds_a_gravnet_model_and_compare_checks_it(tmp_path, capsys):
     assert meta["folded"] and meta["lanes"] == 2 and meta["interval_cycles"] == 3 == s["interval"]
     assert meta["latency_cycles"] == s["latency"] and f"{s['latency']} cycles" in out and "folded: 2 lanes" in out
     assert R.load_plan(prj / "model" / "folded").kind == "GravNet"
+    rows = meta["breakdown"]  # the modules' logic by what it implements (report)
+    assert {"distances", "comparators and top-k", "constant matrices"} <= set(rows)
+    assert sum(r["dsp"] for r in rows.values()) == meta["dsp_slices"]
+    assert sum(r["lut_estimate"] for r in rows.values()) == pytest.approx(meta["estimated_luts"],
+                                                                        abs=len(meta["folded_modules"]) * 9)
     r = compare(model, prj, data)
     assert r.bit_exact and r.n_events == 80 and r.simulator.startswith("da4ml")
     r = compare(model, prj, data, verilator=True)

@@ -196,6 +196,17 @@ def test_rtl_backend_folds_with_reuse_factor(rtl_project, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "folded: ReuseFactor 2, 2 lanes x 2 groups per event" in out
     assert f"  latency  {meta['latency_cycles']:>8,} cycles" in out and "  interval        2 cycles" in out
+    # where the folded design's logic goes: every module's ops tagged (none left 'other'), the modules'
+    # breakdowns summing to the project's figures, each module listed in the report
+    mods, rows = meta["folded_modules"], meta["breakdown"]
+    assert rows is not None and "other" not in rows and all("other" not in m["breakdown"] for m in mods)
+    assert sum(r["lut_estimate"] for r in rows.values()) == pytest.approx(meta["estimated_luts"], abs=len(mods) * 9)
+    assert sum(r["dsp"] for r in rows.values()) == meta["dsp_slices"] > 0
+    for m in mods:
+        assert sum(v["lut_estimate"] for v in m["breakdown"].values()) == pytest.approx(m["lut_da4ml_est"], abs=9)
+    assert {"tables", "constant matrices", "accumulators", "variable products"} <= set(rows)
+    assert "folded: the modules' logic, each module once" in out
+    assert all(f"    {m['module']:<22}" in out for m in mods)
 
 
 def test_report_puts_a_folded_schedule_beside_the_hls_estimate(rtl_project, tmp_path, capsys):

@@ -54,6 +54,7 @@ class Module:
     outputs: list  # [(port, shape)]
     live: np.ndarray  # per flat input element: a wire (False: a constant of its producer, not an input)
     pipe: object = None
+    op_kinds: list | None = None  # what each op of comb implements (common.KINDS), when the trace recorded it
 
     @property
     def depth(self) -> int:
@@ -195,16 +196,22 @@ class _Builder:
         from garnet_hls.backends.rtl.model import _first_line
         from garnet_hls.backends.rtl.project import pipeline
 
+        from da4ml.trace import FixedVariable
+
+        from garnet_hls.backends.rtl.model import _op_kinds
+
         trace = C.da()
-        inp = np.concatenate(self.in_vars) if self.in_vars else np.zeros(0, dtype=object)
-        out = np.concatenate(self.out_vars)
+        inp = list(np.concatenate(self.in_vars)) if self.in_vars else []
+        out = [v if isinstance(v, FixedVariable) else FixedVariable.from_const(v, self.hw, 1)
+               for v in np.concatenate(self.out_vars)]  # as comb_trace would; kept for the op kinds
         try:
             comb = trace.comb_trace(inp, out)
         except Exception as e:  # noqa: BLE001 - da4ml's own failure: one line naming the module
             raise UserError(f"the folded module {self.name} failed to trace inside da4ml ({_first_line(e)}); "
                             "please report it with the model") from None
         pipe = pipeline(SimpleNamespace(comb=comb), cutoff)
-        return Module(self.name, comb, self.in_ports, self.out_ports, np.concatenate(self.lives), pipe)
+        return Module(self.name, comb, self.in_ports, self.out_ports, np.concatenate(self.lives), pipe,
+                      op_kinds=_op_kinds(inp, out, comb))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,11 +291,12 @@ def _pass(ctx, p):
         m.out("w", w)
         if p > 0 and not layer.simplified:
             m.out("x", x)
-        m.out("psum", np.sum(prod, axis=0))
+        m.out("psum", C.tag(np.sum(prod, axis=0), "accumulators"))  # the L-way part of the sum over vertices
         if not layer.simplified:
-            m.out("gmax", C.masked_max(prod, valid.reshape(L, 1, 1), 0, valid._vars[0]))
+            m.out("gmax", C.tag(C.masked_max(prod, valid.reshape(L, 1, 1), 0, valid._vars[0]),
+                                "comparators and top-k"))
     else:
-        _last_pass_outputs(ctx, m, C.where(valid.reshape(L, 1), x, 0.0), valid)
+        _last_pass_outputs(ctx, m, C.tag(C.where(valid.reshape(L, 1), x, 0.0), "masking (nvtx)"), valid)
     return m.build(ctx["cutoff"])
 
 
@@ -299,9 +307,10 @@ def _last_pass_outputs(ctx, m, y, valid):
         for k, v in enumerate(_trace_head(model, layer, y, ctx["not_exact"])):
             m.out(f"out{k}", v)
     elif layer.collapse == "max":
-        m.out("ymax", C.masked_max(y, valid.reshape(len(valid._vars), 1), 0, valid._vars[0]))
+        m.out("ymax", C.tag(C.masked_max(y, valid.reshape(len(valid._vars), 1), 0, valid._vars[0]),
+                            "comparators and top-k"))
     else:
-        m.out("ysum", np.sum(y, axis=0))
+        m.out("ysum", C.tag(np.sum(y, axis=0), "accumulators"))
 
 
 def _agg(ctx, b):
@@ -485,8 +494,33 @@ def schedule(plan: FoldedPlan) -> dict:
     }
 
 
-def resources(plan: FoldedPlan) -> list:
+def resources(plan: FoldedPlan, cutoff: float | None = None) -> list:
     """Per module: pipeline stages, DSP48E2 slices (``common.dsp_count``) and da4ml's LUT estimate
-    (``comb.cost``, an estimate before synthesis)."""
-    return [{"module": m.name, "stages": m.depth, "dsp": C.dsp_count(m.comb), "lut_da4ml_est": float(m.comb.cost)}
-            for m in plan.modules]
+    (``comb.cost``, an estimate before synthesis); with ``cutoff`` (the modules' latency cutoff), also what
+    its logic implements (``model.breakdown`` of the module, when its trace recorded the kinds)."""
+    from types import SimpleNamespace
+
+    from garnet_hls.backends.rtl.model import breakdown
+
+    rows = []
+    for m in plan.modules:
+        r = {"module": m.name, "stages": m.depth, "dsp": C.dsp_count(m.comb), "lut_da4ml_est": float(m.comb.cost)}
+        kinds = getattr(m, "op_kinds", None)
+        if cutoff is not None and kinds is not None:
+            r["breakdown"] = breakdown(SimpleNamespace(comb=m.comb, op_kinds=kinds), cutoff)
+        rows.append(r)
+    return rows
+
+
+def total_breakdown(rows: list) -> dict | None:
+    """The modules' breakdowns (:func:`resources`) summed: each module is built once (its L lanes inside it).
+    None when a module has none."""
+    if not rows or any(r.get("breakdown") is None for r in rows):
+        return None
+    out = {}
+    for r in rows:
+        for kind, v in r["breakdown"].items():
+            e = out.setdefault(kind, {k: 0 for k in v})
+            for k, x in v.items():
+                e[k] = e.get(k, 0) + x
+    return out

@@ -724,7 +724,8 @@ def write_folded_project(model, cfg: dict, tmp, force: bool = False, model_path=
     meta = project_meta(model, shim, name, part, clock, cutoff, s["latency"], model_path)
     meta.update({"folded": True, "reuse_factor": rf, "lanes": plan.lanes, "groups": plan.groups,
                  "latency_cycles": s["latency"], "interval_cycles": s["interval"], "dsp_slices": dsps,
-                 "folded_depths": s["depths"], "folded_modules": F.resources(plan)})
+                 "folded_depths": s["depths"], "folded_modules": F.resources(plan, cutoff)})
+    meta["breakdown"] = F.total_breakdown(meta["folded_modules"])  # the modules' logic; not the top's glue
     if plan.multipliers:
         n_lut = sum(1 for m in plan.modules for op in m.comb.ops if op.opcode == 7 and op.cost > 0)
         n_all = sum(1 for m in plan.modules for op in m.comb.ops if op.opcode == 7)

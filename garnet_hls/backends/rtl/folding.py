@@ -29,7 +29,7 @@ def plan(model, lanes: int, latency_cutoff: float = 5.0, multipliers: dict | Non
         raise UserError(f"a folded design builds the products of all its graph layers one way; the config gives "
                         f"Multipliers {listed}")
     mode = next(iter(modes.values()), "dsp")
-    label = ", ".join(modes) or None
+    label = ", ".join(modes) or F._graph_layer(model).name
 
     def raw():
         if gravnet:
@@ -41,8 +41,8 @@ def plan(model, lanes: int, latency_cutoff: float = 5.0, multipliers: dict | Non
         pol.layer, pol.mode = label, mode
         return raw()
 
-    if mode == "dsp":
-        return raw()
+    # traced under a recording policy for every mode (dsp too): the modules' logic is tagged by what it
+    # implements, for report's breakdown, and the products are counted per layer
     p, pol = traced_with_multipliers(run, lambda pl: sum(C.dsp_count(m.comb) for m in pl.modules),
                                      mode == "auto", budget, latency_cutoff)
     p.multipliers = _multiplier_summary(pol, {label: mode}, budget)

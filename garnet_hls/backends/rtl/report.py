@@ -98,6 +98,15 @@ def format_breakdown(meta: dict, yosys: dict | None) -> str:
         for k in tot:
             tot[k] += r[k]
     lines.append(f"  {'total':<24}{tot['lut_estimate']:>10,}{tot['dsp']:>7,}{tot['reg_bits']:>10,}")
+    mods = [m for m in meta.get("folded_modules") or [] if m.get("breakdown")]
+    if meta.get("folded") and mods:
+        lines.append("  folded: the modules' logic, each module once (its lanes inside it); the generated top's glue "
+                     "(accumulators over the groups, delay lines, register files) is not in these figures")
+        for m in mods:
+            parts = sorted(((k, v["lut_estimate"]) for k, v in m["breakdown"].items() if v["lut_estimate"]),
+                           key=lambda kv: -kv[1])
+            lines.append(f"    {m['module']:<22}{round(m['lut_da4ml_est']):>10,}  "
+                         + ", ".join(f"{k} {v:,}" for k, v in parts[:3]))
     m = meta.get("multipliers") or {}
     if m:
         per = "; ".join(f"{name}: {e['mode']} ({e['dsp']} on DSPs, {e['packed_pairs']} packed pairs, {e['lut']} in "
