@@ -65,13 +65,14 @@ from garnet_hls.core.quantize import quantize_np  # noqa: E402
 from garnet_hls.errors import UserError  # noqa: E402
 from garnet_hls.flows.compare import keras3_float64_clone  # noqa: E402
 
-rtl = []
+rtl, rtl_models = [], []
 for make in (lambda: g3.GravNet(2, 3, 2, 3, quantized=True, collapse="max", output_activation="tanh"),
              lambda: g3.GarNetStack([2, 2], [3, 3], [2, 2], simplified=False, quantized=True, collapse="mean",
                                     kernel_quantizer=g3.quantizer_config("quantized_bits(6,0,alpha=1)", "kernel",
                                                                          trainable=True))):
     inp, nv = keras.Input(x.shape[1:], name="features"), keras.Input((1,), dtype="int32", name="nvtx")
     m = keras.Model([inp, nv], QDense(2, name="head")(make()([inp, nv])))
+    rtl_models.append(m)
     rt = trace_keras3_model(m)
     xq = quantize_np(x, parse_spec(rt.inputs[0]["type"]))
     k = keras3_float64_clone(m).predict([xq, nvtx], verbose=0)
@@ -88,4 +89,30 @@ try:  # a data quantizer the firmware cannot follow (round half up) is refused, 
     checks["refused"] = None
 except UserError as err:
     checks["refused"] = str(err)
+
+# folded designs (ReuseFactor R: V / R lanes) of the same two models: emulator and Verilator against Keras
+from garnet_hls.flows.compare import compare  # noqa: E402
+from garnet_hls.flows.convert import convert  # noqa: E402
+
+folded = []
+for j, (m, R) in enumerate(zip(rtl_models, (4, 3))):
+    prj = convert(None, None, os.path.join(out_dir, f"fold{j}"), model=m,
+                  overrides={"Backend": "rtl", "HLSConfig": {"Model": {"ReuseFactor": R}}})
+    meta = json.load(open(os.path.join(prj, "garnet_project.json")))
+    data = {"features": x, "nvtx": nvtx}
+    emu, ver = compare(m, prj, data), compare(m, prj, data, verilator=True)
+    folded.append({"lanes": meta["lanes"], "interval": meta["interval_cycles"], "folded": meta["folded"],
+                   "emulator": [emu.bit_exact, emu.simulator, emu.n_events],
+                   "verilator": [ver.bit_exact, ver.simulator, ver.n_events], "breakdown": meta["breakdown"] is not None})
+checks["folded"] = folded
+try:  # a per-vertex HGQ2 head cannot be shared by the lanes: refused in one line
+    inp, nv = keras.Input(x.shape[1:]), keras.Input((1,), dtype="int32")
+    per_vertex = keras.Model([inp, nv], QDense(2, name="per_vertex_head")(
+        g3.GarNet(2, 3, 2, quantized=True, name="pv_garnet")([inp, nv])))
+    convert(None, None, os.path.join(out_dir, "fold_refused"), model=per_vertex,
+            overrides={"Backend": "rtl", "HLSConfig": {"Model": {"ReuseFactor": 3}}})
+    checks["folded_refused"] = None
+except UserError as err:
+    checks["folded_refused"] = str(err)
+checks["folded_refused_left"] = os.path.exists(os.path.join(out_dir, "fold_refused"))
 json.dump(checks, open(os.path.join(out_dir, "keras3_checks.json"), "w"))

@@ -130,3 +130,18 @@ def test_keras3_models_convert_to_rtl_bit_exactly(keras3_run):
         assert r["equal"] and r["nonzero"] > 0.3 and r["not_bit_exact"] == []
     refused = checks["refused"]
     assert refused and "bad_garnet" in refused and "feature_quantizer" in refused and "RND" in refused
+
+
+def test_keras3_models_fold_on_the_rtl_backend(keras3_run):
+    # ReuseFactor R on a Keras 3 model: the folded design of V / R lanes, bit-exact against the float64 Keras 3
+    # model in its emulator and, as Verilog, in Verilator; a per-vertex HGQ2 head is refused in one line
+    checks = keras3_run[3]
+    assert [(f["lanes"], f["interval"]) for f in checks["folded"]] == [(3, 4), (4, 3)]
+    for f in checks["folded"]:
+        assert f["folded"] and f["breakdown"]
+        assert f["emulator"][0] and f["emulator"][1].startswith("da4ml") and f["emulator"][2] == 6
+        assert f["verilator"][0] and f["verilator"][1].startswith("Verilator") and f["verilator"][2] == 6
+    refused = checks["folded_refused"]
+    assert refused and "pv_garnet" in refused and "collapse" in refused and "\n" not in refused
+    assert not checks["folded_refused_left"]
+

@@ -33,9 +33,6 @@ class RTLBackend(Backend):
 
         check_rtl_config(cfg, model)
         if reuse_factor(cfg, model) > 1:  # the folded GarNet or GravNet (issue #18)
-            if type(model).__module__.split(".")[0] == "keras":
-                raise UserError("ReuseFactor > 1 (a folded design) is not done for Keras 3 models yet "
-                                "(docs/keras3.md): use ReuseFactor 1")
             from garnet_hls.backends.rtl.folded_rtl import write_folded_project
 
             return write_folded_project(model, cfg, tmp_dir, force=force, model_path=model_path)

@@ -217,12 +217,44 @@ class _Builder:
 # ------------------------------------------------------------------------------------------------
 # The planner
 # ------------------------------------------------------------------------------------------------
+KERAS3_HEAD_KINDS = ("QDense", "Dropout")  # Keras 3 / HGQ2 layers a folded design takes after the graph layer
+
+
+def is_keras3(model) -> bool:
+    return type(model).__module__.split(".")[0] == "keras"
+
+
+def head_kinds(model) -> tuple:
+    return KERAS3_HEAD_KINDS if is_keras3(model) else HEAD_KINDS
+
+
+def view(model, layer):
+    """The graph layer as the traces read it: a Keras 3 one through ``keras3.GraphView`` (one fixed-point type
+    per point, the weights as HGQ2 quantizes them; what the firmware cannot do is refused naming the layer)."""
+    if not is_keras3(model):
+        return layer
+    from garnet_hls.backends.rtl.keras3 import GraphView, check_hgq_data_quantizers
+
+    check_hgq_data_quantizers(model, [x for x in model.layers if type(x).__name__ in FOLDED_KINDS + ("GravNet",)])
+    return GraphView(layer)
+
+
+def check_keras3_head(model, last, lanes: int):
+    """A Keras 3 head per lane (collapse None) would need per-vertex HGQ2 widths split over the lanes:
+    refused in one line; a head after a collapse reads one event's values, as in the parallel design."""
+    if is_keras3(model) and last.collapse is None and lanes < last.n_vertices:
+        raise UserError(f"layer {last.name}: a folded Keras 3 design needs the graph layer to collapse (sum, mean "
+                        "or max): its HGQ2 head per vertex has per-vertex widths the lanes cannot share; use "
+                        "ReuseFactor 1")
+
+
 def _graph_layer(model):
     """The model's one GarNet/GarNetStack layer, fed by model inputs; every other layer is head after it."""
     kinds = [(layer, type(layer).__name__) for layer in model.layers]
     graph = [layer for layer, k in kinds if k in FOLDED_KINDS + ("GravNet",)]
     if graph and all(type(g).__name__ == "GravNet" for g in graph):
         return graph[0]  # folded_gravnet checks the chain
+    heads = head_kinds(model)
     if len(graph) != 1 or type(graph[0]).__name__ not in FOLDED_KINDS:
         names = ", ".join(f"{g.name} ({type(g).__name__})" for g in graph) or "none"
         raise UserError(f"the folded RTL backend takes one GarNet or GarNetStack layer, or a chain of GravNet "
@@ -232,9 +264,10 @@ def _graph_layer(model):
     for other, kind in kinds:
         if other is layer:
             after = True
-        elif kind != "InputLayer" and (not after or kind not in HEAD_KINDS):
+        elif kind != "InputLayer" and (not after or kind not in heads):
             raise UserError(f"layer {other.name} ({kind}): the folded RTL backend takes only "
-                            f"{', '.join(HEAD_KINDS)} after the graph layer")
+                            f"{', '.join(heads)} after the graph layer")
+    layer = view(model, layer)
     C.check_quantized(layer)
     return layer
 
@@ -250,19 +283,37 @@ def _model_io(model, layer):
             ins.append({"keras_name": name, "shape": shape, "kind": "features", "type": layer.types["input"].spec()})
         else:
             ins.append({"keras_name": name, "shape": shape, "kind": "nvtx", "type": f"uint0..{layer.n_vertices}"})
-    outs = [{"keras_name": name, "shape": [int(s) for s in t.shape[1:]]}
-            for t, name in zip(model.outputs, model.output_names)]
+    names = list(getattr(model, "output_names", None) or [t.name for t in model.outputs])
+    outs = [{"keras_name": name, "shape": [int(s) for s in t.shape[1:]]} for t, name in zip(model.outputs, names)]
     return ins, outs
+
+
+def _trace_keras3_head_layer(layer, x):
+    """An HGQ2 head layer on x through da4ml's HGQ2 tracer (the handler the parallel Keras 3 trace uses)."""
+    if type(layer).__name__ == "Dropout":
+        return x
+    from hgq._dais_tracer.layers._base import _registry
+
+    try:
+        return _registry[type(layer)](layer)(x)["final"][0]
+    except Exception as e:  # noqa: BLE001 - hgq's or da4ml's failure: one line naming the layer
+        from garnet_hls.backends.rtl.model import _first_line
+
+        raise UserError(f"layer {layer.name} ({type(layer).__name__}): da4ml's HGQ2 tracer failed on it in the "
+                        f"folded design ({_first_line(e)})") from None
 
 
 def _trace_head(model, layer, y, not_exact):
     """The layers after the graph layer on its (collapsed or per-lane) output y: the model's outputs."""
     from garnet_hls.backends.rtl.model import trace_head_layer
 
+    k3 = is_keras3(model)
     values = {id(layer.output): y}
     for other in model.layers:
-        if type(other).__name__ in HEAD_KINDS:
-            values[id(other.output)] = trace_head_layer(other, values[id(other.input)], not_exact)
+        if type(other).__name__ in head_kinds(model):
+            x = values[id(other.input)]
+            values[id(other.output)] = _trace_keras3_head_layer(other, x) if k3 else \
+                trace_head_layer(other, x, not_exact)
     return [values[id(t)] for t in model.outputs]
 
 
@@ -362,6 +413,7 @@ def plan_folded(model, lanes: int, latency_cutoff: float = 5.0) -> FoldedPlan:
     if not 1 <= int(lanes) <= V:
         raise UserError(f"lanes must be 1..{V} (the layer's vertices), got {lanes}")
     L = int(lanes)
+    check_keras3_head(model, layer, L)
     ctx = {"model": model, "layer": layer, "L": L, "G": math.ceil(V / L), "cutoff": float(latency_cutoff),
            "hw": HWConfig(1, -1, float(latency_cutoff)), "passes": [], "aggs": [], "not_exact": [],
            "x_qints": []}

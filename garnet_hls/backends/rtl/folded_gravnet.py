@@ -72,17 +72,20 @@ def _chain(model):
         if prev is not None and prev.collapse is not None:
             raise UserError(f"layer {prev.name} (GravNet): only the last GravNet block of a folded chain may "
                             "collapse")
-        C.check_quantized(layer)
         prev = layer
     after = False
+    heads = F.head_kinds(model)
     for other, kind in kinds:
         if other is graph[-1]:
             after = True
         elif kind in ("InputLayer", "GravNet"):
             continue
-        elif not after or kind not in F.HEAD_KINDS:
+        elif not after or kind not in heads:
             raise UserError(f"layer {other.name} ({kind}): the folded RTL backend takes GravNet blocks, then only "
-                            f"{', '.join(F.HEAD_KINDS)} after the last one")
+                            f"{', '.join(heads)} after the last one")
+    graph = [F.view(model, layer) for layer in graph]  # a Keras 3 layer as the traces read it
+    for layer in graph:
+        C.check_quantized(layer)
     return graph
 
 
@@ -166,6 +169,7 @@ def plan_gravnet(model, lanes: int, latency_cutoff: float = 5.0, prep_lanes: int
     if not L <= Lp <= V:
         raise UserError(f"prep lanes must be {L}..{V} (at least the query lanes), got {prep_lanes}")
     last = layers[-1]
+    F.check_keras3_head(model, last, L)
     ctx = {"model": model, "layer": last, "layers": layers, "L": L, "Lp": Lp, "V": V, "G": math.ceil(V / L),
            "cutoff": float(latency_cutoff), "hw": HWConfig(1, -1, float(latency_cutoff)), "passes": [],
            "not_exact": [], "n_features": int(layers[0].input[0].shape[-1]), "selects": []}

@@ -29,6 +29,8 @@ def plan(model, lanes: int, latency_cutoff: float = 5.0, multipliers: dict | Non
         raise UserError(f"a folded design builds the products of all its graph layers one way; the config gives "
                         f"Multipliers {listed}")
     mode = next(iter(modes.values()), "dsp")
+    if mode != "dsp" and F.is_keras3(model):
+        raise UserError("Multipliers other than dsp are not built for Keras 3 models yet")
     label = ", ".join(modes) or F._graph_layer(model).name
 
     def raw():
