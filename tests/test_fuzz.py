@@ -515,3 +515,15 @@ def test_rtl_fuzz_writes_every_folded_design_and_runs_some_in_verilator():
     assert fuzz.foldable(case) and case["V"] == 4
     r = fuzz.run_case({**case, "verilator": True}, n_events=30)
     assert r.status == "ok" and r.folded == f"{case['lanes']} lanes: 100.00%, Verilator 100.00%", (r.folded, r.message)
+
+
+def test_fuzz_case_leaves_a_directory_it_did_not_write(tmp_path):
+    # a case directory already in the work directory (not a garnet-hls project): convert refuses to replace
+    # it, the case is a refusal, and the directory and its file are left as they were
+    case = fuzz.draw_case(2026, 0)
+    mine = tmp_path / f"case_{case['seed']}_{case['index']}"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    res = fuzz.run_case(case, n_events=8, workdir=tmp_path, keep=False)
+    assert res.status == "refused" and "garnet-hls" in res.message
+    assert (mine / "notes.txt").read_text() == "mine"

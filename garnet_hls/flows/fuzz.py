@@ -32,6 +32,7 @@ import numpy as np
 
 from garnet_hls.flows import fuzz_keras3
 # the cases (drawing, description, events, results) live in fuzz_cases; their names stay importable from here
+from garnet_hls.flows.fuzz_cases import _agreement  # shared with fuzz_keras3
 from garnet_hls.flows.fuzz_cases import (N_FEATURES, RTL_LATENCY_CUTOFF, VERILATOR_SHARE, WIDE_POINTS, CaseResult,  # noqa: F401
                                          _any_q, _divisors, _graph_layer, _graph_quantizers, _relu_q, _short,
                                          _signed_q, _unsigned_q, _widen_quantizers, draw_case, hls_config,
@@ -108,6 +109,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
     t0 = time.time()
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="garnet-fuzz-"))
     prj_dir = base / f"case_{case['seed']}_{case['index']}"
+    ours = not prj_dir.exists()  # removed afterwards only if this case wrote it (never a directory found there)
     res = CaseResult(case, "ERROR")
     try:
         import tf_keras as keras
@@ -116,6 +118,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
         try:
             model = build_model(case)
             prj = convert(None, None, prj_dir, force=True, overrides=hls_config(case), model=model)
+            ours = True  # convert --force replaced it: a project garnet-hls wrote
         except UserError as e:  # a refusal; a tool's own failure (ToolFailure) is a defect: ERROR
             res.status, res.message = ("ERROR" if isinstance(e, ToolFailure) else "refused"), str(e)
             return res
@@ -139,7 +142,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
         res.message += "\n" + traceback.format_exc(limit=6)
     finally:
         res.seconds = time.time() - t0
-        if not keep:
+        if not keep and ours:
             shutil.rmtree(prj_dir, ignore_errors=True)
             if not workdir:
                 shutil.rmtree(base, ignore_errors=True)
@@ -167,32 +170,14 @@ def keras_reference(model, data: dict) -> list:
     return out if isinstance(out, list) else [out]
 
 
-def _rtl_compare(rt, model, data):
+def _rtl_compare(rt, model, data, reference=None):
     """(smallest identical fraction over the outputs, max difference in LSBs of the output wires); ``rt`` a
-    trace or a folded plan."""
+    trace or a folded plan; ``reference(model, data)`` the Keras outputs (default :func:`keras_reference`)."""
     backend = _rtl()
     got = backend.emulate(rt, data)
-    ref = keras_reference(model, data)
+    ref = (reference or keras_reference)(model, data)
     lsbs = backend.output_lsbs(rt) if hasattr(rt, "comb") else None
     return _agreement(got, ref, lsbs)
-
-
-def _agreement(got: list, ref: list, lsbs=None):
-    """(smallest identical fraction over the outputs, max difference in LSBs of ``lsbs``, else in units)."""
-    steps = np.asarray(lsbs, dtype=np.float64) if lsbs else None
-    ident, max_lsb, off = 1.0, 0.0, 0
-    for g, r in zip(got, ref):
-        g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
-        r = np.asarray(r, dtype=np.float64).reshape(g.shape)
-        same = g == r
-        ident = min(ident, float(same.mean()) if same.size else 1.0)
-        diff = np.abs(g - r)
-        if diff.size and diff.max() > 0:
-            st = steps[off:off + g.shape[1]] if steps is not None else np.ones(g.shape[1])
-            st = np.where(st > 0, st, 1.0)
-            max_lsb = max(max_lsb, float((diff / st).max()))
-        off += g.shape[1]
-    return ident, max_lsb
 
 
 def rtl_divergence(model, data) -> str:
@@ -255,10 +240,12 @@ def foldable(case: dict) -> bool:
     return all(g["kind"] == "GravNet" for g in graph)
 
 
-def _run_folded(case: dict, model, data: dict, res: CaseResult) -> None:
+def _run_folded(case: dict, model, data: dict, res: CaseResult, reference=None) -> None:
     """The folded design of ``case["lanes"]`` lanes (what ``convert`` builds for ReuseFactor ceil(V/lanes)):
-    planned, run in its emulator and compared bit for bit with the same Keras reference. A model labelled
-    bit-exact whose folded outputs differ, or a crash, fails the case."""
+    planned, run in its emulator and compared bit for bit with the same Keras reference (``reference(model,
+    data)``, default :func:`keras_reference`). A model labelled bit-exact whose folded outputs differ, or a
+    crash, fails the case."""
+    reference = reference or keras_reference
     from garnet_hls.errors import ToolFailure, UserError
 
     lanes = case.get("lanes")
@@ -272,14 +259,14 @@ def _run_folded(case: dict, model, data: dict, res: CaseResult) -> None:
             raise
         res.folded = f"{lanes} lanes: refused: {e}"
         return
-    ident, _ = _rtl_compare(plan, model, data)
+    ident, _ = _rtl_compare(plan, model, data, reference)
     res.folded = f"{lanes} lanes: {100 * ident:.2f}%"
     # its Verilog is always written (the writer's glue is not in the emulator); in a drawn share of the cases
     # it is also built and run in Verilator on the same events
     with tempfile.TemporaryDirectory(prefix="garnet-fuzz-fold-") as d:
         vgot = _rtl().write_folded(plan, d, data if case.get("verilator") else None)
     if vgot is not None:
-        v_ident, _ = _agreement(vgot, keras_reference(model, data))
+        v_ident, _ = _agreement(vgot, reference(model, data))
         res.folded += f", Verilator {100 * v_ident:.2f}%"
         ident = min(ident, v_ident)
     if ident < 1.0 and res.labelled_exact and not plan.not_bit_exact:

@@ -268,3 +268,21 @@ class CaseResult:
 
 RTL_LATENCY_CUTOFF = 5.0  # as `convert --backend RTL` schedules at the default 5 ns clock
 VERILATOR_SHARE = 0.125  # RTL mode: the share of foldable cases whose folded Verilog also runs in Verilator
+
+
+def _agreement(got: list, ref: list, lsbs=None):
+    """(smallest identical fraction over the outputs, max difference in LSBs of ``lsbs``, else in units)."""
+    steps = np.asarray(lsbs, dtype=np.float64) if lsbs else None
+    ident, max_lsb, off = 1.0, 0.0, 0
+    for g, r in zip(got, ref):
+        g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
+        r = np.asarray(r, dtype=np.float64).reshape(g.shape)
+        same = g == r
+        ident = min(ident, float(same.mean()) if same.size else 1.0)
+        diff = np.abs(g - r)
+        if diff.size and diff.max() > 0:
+            st = steps[off:off + g.shape[1]] if steps is not None else np.ones(g.shape[1])
+            st = np.where(st > 0, st, 1.0)
+            max_lsb = max(max_lsb, float((diff / st).max()))
+        off += g.shape[1]
+    return ident, max_lsb

@@ -139,8 +139,13 @@ def draw_case(seed: int, index: int, backend: str = "rtl") -> dict:
         _keras3_quantizers(g, rng)
     head = _head(rng)
     R = 1 if rtl else int(rng.choice(F._divisors(V)))
+    lanes = verilator = None
+    if rtl:  # the fully parallel design, and a folded one of `lanes` lanes (streams of their own: the
+        # architectures drawn above are those of the runs before folding)
+        lanes = int(np.random.default_rng([seed, index, 39]).integers(1, V))
+        verilator = bool(np.random.default_rng([seed, index, 40]).random() < F.VERILATOR_SHARE)
     return {"seed": seed, "index": index, "V": V, "reuse_factor": R, "graph": graph, "head": head,
-            "model_level_reuse": False, "backend": impl.name, "keras": 3, "lanes": None}
+            "model_level_reuse": False, "backend": impl.name, "keras": 3, "lanes": lanes, "verilator": verilator}
 
 
 def _short_cfg(q) -> str:
@@ -263,22 +268,7 @@ def keras3_reference(model, data: dict) -> list:
 # ------------------------------------------------------------------------------------------------
 def _compare(impl, rt, model, data):
     """(smallest identical fraction over the outputs, max difference in LSBs of the output wires)."""
-    got = impl.emulate(rt, data)
-    ref = keras3_reference(model, data)
-    lsbs = impl.output_lsbs(rt)
-    steps = np.asarray(lsbs, dtype=np.float64) if lsbs else None
-    ident, max_lsb, off = 1.0, 0.0, 0
-    for g, r in zip(got, ref):
-        g = np.asarray(g, dtype=np.float64).reshape(len(g), -1)
-        r = np.asarray(r, dtype=np.float64).reshape(g.shape)
-        same = g == r
-        ident = min(ident, float(same.mean()) if same.size else 1.0)
-        diff = np.abs(g - r)
-        if diff.size and diff.max() > 0:
-            st = steps[off:off + g.shape[1]] if steps is not None else np.ones(g.shape[1])
-            max_lsb = max(max_lsb, float((diff / np.where(st > 0, st, 1.0)).max()))
-        off += g.shape[1]
-    return ident, max_lsb
+    return F._agreement(impl.emulate(rt, data), keras3_reference(model, data), impl.output_lsbs(rt))
 
 
 def divergence(impl, model, data) -> str:
@@ -324,7 +314,6 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> F.Cas
             res.labelled_exact = not rt.not_bit_exact
             res.reasons = [f"{e['layer']}: {e['reason']}" for e in rt.not_bit_exact]
             res.identical, res.max_lsb = _compare(impl, rt, model, data)
-            res.folded = "-"  # a folded design is not built for Keras 3 models yet (convert refuses it)
             if not res.labelled_exact:
                 res.status = "flagged"
             elif res.identical == 1.0:
@@ -332,6 +321,9 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> F.Cas
             else:
                 res.status = "FAIL"
                 res.divergence = divergence(impl, model, data)
+            from garnet_hls.flows import fuzz as FZ  # (it imports this module)
+
+            FZ._run_folded(case, model, data, res, keras3_reference)  # a FAIL of its own if it differs
         else:
             _run_hls(case, model, data, res, workdir, keep)
     except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
@@ -351,9 +343,11 @@ def _run_hls(case, model, data, res, workdir, keep) -> None:
 
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="garnet-fuzz-k3-"))
     prj_dir = base / f"case_{case['seed']}_{case['index']}"
+    ours = not prj_dir.exists()  # removed afterwards only if this case wrote it (never a directory found there)
     try:
         try:
             prj = convert(None, None, prj_dir, force=True, overrides=F.hls_config(case), model=model)
+            ours = True  # convert --force replaced it: a project garnet-hls wrote
         except UserError as e:
             res.status = "ERROR" if isinstance(e, ToolFailure) else "refused"
             res.message = " ".join(str(e).split())
@@ -366,7 +360,7 @@ def _run_hls(case, model, data, res, workdir, keep) -> None:
         res.max_lsb = r.max_lsb()
         res.status = ("ok" if r.bit_exact else "FAIL") if res.labelled_exact else "flagged"
     finally:
-        if not keep:
+        if not keep and ours:
             shutil.rmtree(prj_dir, ignore_errors=True)
             if not workdir:
                 shutil.rmtree(base, ignore_errors=True)
