@@ -32,7 +32,8 @@ import numpy as np
 
 from garnet_hls.flows import fuzz_keras3
 # the cases (drawing, description, events, results) live in fuzz_cases; their names stay importable from here
-from garnet_hls.flows.fuzz_cases import _agreement  # shared with fuzz_keras3
+from garnet_hls.flows.fuzz_cases import (_agreement, _rtl, _rtl_compare, _run_folded, foldable,  # noqa: F401
+                                        keras_reference)  # shared with fuzz_keras3
 from garnet_hls.flows.fuzz_cases import (N_FEATURES, RTL_LATENCY_CUTOFF, VERILATOR_SHARE, WIDE_POINTS, CaseResult,  # noqa: F401
                                          _any_q, _divisors, _graph_layer, _graph_quantizers, _relu_q, _short,
                                          _signed_q, _unsigned_q, _widen_quantizers, draw_case, hls_config,
@@ -149,37 +150,6 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> CaseR
     return res
 
 
-def _rtl():
-    """The RTL backend, which traces a model and emulates the trace in memory (no project written)."""
-    from garnet_hls.backends import registry
-
-    return registry.get_backend("rtl")
-
-
-def keras_reference(model, data: dict) -> list:
-    """The float64 Keras model's outputs on ``data``, its features rounded to the first graph layer's input
-    type first, as the RTL's input port carries them (the layer rounds them again: no change)."""
-    from garnet_hls.flows.compare import keras_float64, keras_float64_clone
-    from garnet_hls.core.quantize import quantize_np
-
-    t = model.get_layer("graph0").types["input"]
-    xq = quantize_np(np.asarray(data["features"], dtype=np.float64), t)
-    with keras_float64():
-        m64 = keras_float64_clone(model)
-        out = m64.predict([xq, data["nvtx"]], verbose=0, batch_size=256)
-    return out if isinstance(out, list) else [out]
-
-
-def _rtl_compare(rt, model, data, reference=None):
-    """(smallest identical fraction over the outputs, max difference in LSBs of the output wires); ``rt`` a
-    trace or a folded plan; ``reference(model, data)`` the Keras outputs (default :func:`keras_reference`)."""
-    backend = _rtl()
-    got = backend.emulate(rt, data)
-    ref = (reference or keras_reference)(model, data)
-    lsbs = backend.output_lsbs(rt) if hasattr(rt, "comb") else None
-    return _agreement(got, ref, lsbs)
-
-
 def rtl_divergence(model, data) -> str:
     """The first layer (in model order) whose traced output differs from the Keras layer's, with its
     agreement: each prefix of the model is traced and emulated on its own."""
@@ -227,51 +197,6 @@ def _behind_the_label(case: dict, n_events: int) -> str:
     if ident == 1.0:
         return ""
     return f"with exact relu quantizers: {rtl_divergence(model, data) or f'{100 * ident:.2f}%'}"
-
-
-def foldable(case: dict) -> bool:
-    """Whether the folded RTL design takes the case's architecture: one quantized GarNet or GarNetStack layer,
-    or quantized GravNet blocks chained directly (the case's graph layers always are)."""
-    graph = case["graph"]
-    if any(g.get("float") for g in graph):
-        return False
-    if len(graph) == 1 and graph[0]["kind"] in ("GarNet", "GarNetStack"):
-        return True
-    return all(g["kind"] == "GravNet" for g in graph)
-
-
-def _run_folded(case: dict, model, data: dict, res: CaseResult, reference=None) -> None:
-    """The folded design of ``case["lanes"]`` lanes (what ``convert`` builds for ReuseFactor ceil(V/lanes)):
-    planned, run in its emulator and compared bit for bit with the same Keras reference (``reference(model,
-    data)``, default :func:`keras_reference`). A model labelled bit-exact whose folded outputs differ, or a
-    crash, fails the case."""
-    reference = reference or keras_reference
-    from garnet_hls.errors import ToolFailure, UserError
-
-    lanes = case.get("lanes")
-    if not lanes or not foldable(case):
-        res.folded = "-"
-        return
-    try:
-        plan = _rtl().fold(model, lanes, latency_cutoff=RTL_LATENCY_CUTOFF)
-    except UserError as e:
-        if isinstance(e, ToolFailure):
-            raise
-        res.folded = f"{lanes} lanes: refused: {e}"
-        return
-    ident, _ = _rtl_compare(plan, model, data, reference)
-    res.folded = f"{lanes} lanes: {100 * ident:.2f}%"
-    # its Verilog is always written (the writer's glue is not in the emulator); in a drawn share of the cases
-    # it is also built and run in Verilator on the same events
-    with tempfile.TemporaryDirectory(prefix="garnet-fuzz-fold-") as d:
-        vgot = _rtl().write_folded(plan, d, data if case.get("verilator") else None)
-    if vgot is not None:
-        v_ident, _ = _agreement(vgot, reference(model, data))
-        res.folded += f", Verilator {100 * v_ident:.2f}%"
-        ident = min(ident, v_ident)
-    if ident < 1.0 and res.labelled_exact and not plan.not_bit_exact:
-        res.status = "FAIL"
-        res.divergence = (res.divergence + "; " if res.divergence else "") + f"folded {res.folded}"
 
 
 def run_rtl_case(case: dict, n_events: int = 400) -> CaseResult:

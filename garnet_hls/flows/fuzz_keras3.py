@@ -321,9 +321,7 @@ def run_case(case: dict, n_events: int = 400, workdir=None, keep=False) -> F.Cas
             else:
                 res.status = "FAIL"
                 res.divergence = divergence(impl, model, data)
-            from garnet_hls.flows import fuzz as FZ  # (it imports this module)
-
-            FZ._run_folded(case, model, data, res, keras3_reference)  # a FAIL of its own if it differs
+            F._run_folded(case, model, data, res, keras3_reference)  # a FAIL of its own if it differs
         else:
             _run_hls(case, model, data, res, workdir, keep)
     except Exception as e:  # noqa: BLE001 - a fuzzer reports every crash as a failure of that case
